@@ -1,0 +1,232 @@
+import Configuration
+import Foundation
+
+/// Every tunable of Signet, typed and validated once at start-up.
+///
+/// Settings are read through a swift-configuration `ConfigReader` whose providers are, in order:
+/// `SIGNET_*` environment variables, `Config/signet.json`, then `Settings.defaults`. A value that is
+/// missing everywhere falls back to its default; a value that is present but wrong stops start-up
+/// with a ``SettingsError`` naming the setting and its environment variable.
+public struct Settings: Sendable, Equatable {
+    public struct Database: Sendable, Equatable {
+        public var url: DatabaseURL
+        public var poolSize: Int
+        public var connectTimeoutSeconds: Int
+        public var migrationsDirectory: String
+        /// The schema Signet's tables live in (PostgreSQL `search_path`); it must exist.
+        public var schema: String
+    }
+
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Argon2: Sendable, Equatable {
+        public var parameters: Argon2Parameters
+        /// Threads hashing passwords; never more than the machine's cores.
+        public var threads: Int
+        /// Hash requests allowed to wait for a thread before callers are turned away.
+        public var queueLimit: Int
+    }
+
+    public struct Lifetimes: Sendable, Equatable {
+        public var accessTokenSeconds: Int
+        public var refreshAbsoluteSeconds: Int
+        public var refreshIdleSeconds: Int
+        public var refreshReuseGraceSeconds: Int
+    }
+
+    public var database: Database
+    public var publicListener: Listener
+    public var adminListener: Listener
+    public var issuer: URL
+    public var lifetimes: Lifetimes
+    public var argon2: Argon2
+    public var masterKeyFile: String
+    public var logLevel: String
+
+    /// The built-in default of every setting, keyed by its dotted path. `Config/signet.json` repeats
+    /// these values so operators can read them; a test keeps the two identical.
+    public static let defaults: [String: ConfigValue] = [
+        "database.url": "postgres://signet@127.0.0.1:54329/signet",
+        "database.pool_size": 16,
+        "database.connect_timeout_seconds": 5,
+        "database.migrations_dir": "Migrations",
+        "database.schema": "public",
+        "public.host": "0.0.0.0",
+        "public.port": 8080,
+        "admin.host": "127.0.0.1",
+        "admin.port": 8081,
+        "issuer": "http://localhost:8080",
+        "access_token.lifetime_seconds": 600,
+        "refresh.absolute_lifetime_seconds": 2_592_000,
+        "refresh.idle_lifetime_seconds": 1_209_600,
+        "refresh.reuse_grace_seconds": 10,
+        "argon2.memory_kib": 19_456,
+        "argon2.iterations": 2,
+        "argon2.parallelism": 1,
+        "argon2.threads": 0,
+        "argon2.queue_limit": 64,
+        "master_key_file": ".data/master.key",
+        "log.level": "info",
+    ]
+
+    /// Reads and validates every setting from `reader`.
+    public init(reader: ConfigReader) throws(SettingsError) {
+        let r = SettingReader(reader: reader)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        database = Database(
+            url: try r.value("database.url") { try DatabaseURL(string: $0) },
+            poolSize: try r.int("database.pool_size", in: 1...1000),
+            connectTimeoutSeconds: try r.int("database.connect_timeout_seconds", in: 1...600),
+            migrationsDirectory: try r.string("database.migrations_dir"),
+            schema: try r.value("database.schema") { text in
+                guard text.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                    throw SettingProblem("must be a lower-case SQL identifier")
+                }
+                return text
+            }
+        )
+        publicListener = Listener(host: try r.string("public.host"), port: try r.int("public.port", in: 0...65535))
+        adminListener = Listener(host: try r.string("admin.host"), port: try r.int("admin.port", in: 0...65535))
+        issuer = try r.value("issuer") { text in
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                  url.host != nil, url.query == nil, url.fragment == nil
+            else { throw SettingProblem("must be an absolute http(s) URL without query or fragment") }
+            return url
+        }
+        lifetimes = Lifetimes(
+            accessTokenSeconds: try r.int("access_token.lifetime_seconds", in: 10...86_400),
+            refreshAbsoluteSeconds: try r.int("refresh.absolute_lifetime_seconds", in: 60...31_536_000),
+            refreshIdleSeconds: try r.int("refresh.idle_lifetime_seconds", in: 60...31_536_000),
+            refreshReuseGraceSeconds: try r.int("refresh.reuse_grace_seconds", in: 0...300)
+        )
+        let parallelism = try r.int("argon2.parallelism", in: 1...16)
+        argon2 = Argon2(
+            parameters: Argon2Parameters(
+                memoryKiB: try r.int("argon2.memory_kib", in: (8 * parallelism)...4_194_304),
+                iterations: try r.int("argon2.iterations", in: 1...64),
+                parallelism: parallelism
+            ),
+            threads: try r.int("argon2.threads", in: 0...cores).nonZero ?? cores,
+            queueLimit: try r.int("argon2.queue_limit", in: 1...100_000)
+        )
+        masterKeyFile = try r.string("master_key_file")
+        logLevel = try r.value("log.level") { text in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(text) else { throw SettingProblem("must be one of \(levels.joined(separator: ", "))") }
+            return text
+        }
+    }
+
+    /// The environment variable that overrides a dotted setting path: `database.url` → `SIGNET_DATABASE_URL`.
+    public static func environmentVariable(for key: String) -> String {
+        "SIGNET_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+}
+
+extension Settings {
+    /// The reader Signet runs with: `SIGNET_*` environment, then the JSON file (if any), then defaults.
+    ///
+    /// - Parameters:
+    ///   - configFile: path of the JSON settings file; when `nil`, `Config/signet.json` is used if it exists.
+    ///   - environment: the process environment (injectable for tests).
+    public static func reader(
+        configFile: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws(SettingsError) -> ConfigReader {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "signet")
+        ]
+        let path = configFile ?? environment["SIGNET_CONFIG_FILE"] ?? "Config/signet.json"
+        let mustExist = configFile != nil || environment["SIGNET_CONFIG_FILE"] != nil
+        if mustExist || FileManager.default.fileExists(atPath: path) {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(path)))
+            } catch {
+                throw SettingsError(setting: "config file", environmentVariable: "SIGNET_CONFIG_FILE",
+                                    problem: "cannot read \(path): \(error)")
+            }
+        }
+        providers.append(defaultsProvider)
+        return ConfigReader(providers: providers)
+    }
+
+    /// The built-in defaults as a provider, last in every reader's chain.
+    public static var defaultsProvider: InMemoryProvider {
+        InMemoryProvider(
+            name: "defaults",
+            values: Dictionary(uniqueKeysWithValues: defaults.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), $0.value) })
+        )
+    }
+}
+
+/// A setting that is present but unusable; its description is the one line shown at start-up.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public var setting: String
+    public var environmentVariable: String
+    public var problem: String
+
+    public var description: String {
+        "invalid setting \(setting) (\(environmentVariable)): \(problem)"
+    }
+}
+
+/// Why a single value was refused; wrapped into a ``SettingsError`` by ``SettingReader``.
+struct SettingProblem: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Reads required values and turns every failure into a ``SettingsError`` naming the setting.
+private struct SettingReader {
+    let reader: ConfigReader
+
+    func value<T>(_ key: String, parse: (String) throws -> T) throws(SettingsError) -> T {
+        let text = try raw(key) { try reader.requiredString(forKey: ConfigKey(key.split(separator: ".").map(String.init))) }
+        do {
+            return try parse(text)
+        } catch let problem as SettingProblem {
+            throw error(key, problem.message)
+        } catch {
+            throw self.error(key, "\(error)")
+        }
+    }
+
+    func string(_ key: String) throws(SettingsError) -> String {
+        try value(key) { text in
+            guard !text.isEmpty else { throw SettingProblem("must not be empty") }
+            return text
+        }
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws(SettingsError) -> Int {
+        let number = try raw(key) { try reader.requiredInt(forKey: ConfigKey(key.split(separator: ".").map(String.init))) }
+        guard range.contains(number) else {
+            throw error(key, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    private func raw<T>(_ key: String, _ read: () throws -> T) throws(SettingsError) -> T {
+        do {
+            return try read()
+        } catch {
+            throw self.error(key, "not a valid \(T.self == Int.self ? "integer" : "string")")
+        }
+    }
+
+    private func error(_ key: String, _ problem: String) -> SettingsError {
+        SettingsError(setting: key, environmentVariable: Settings.environmentVariable(for: key), problem: problem)
+    }
+}
+
+extension Int {
+    fileprivate var nonZero: Int? { self == 0 ? nil : self }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// A field of user input that failed validation; `field` names the parameter for the client.
+public struct ValidationError: Error, Equatable, CustomStringConvertible {
+    public var field: String
+    public var reason: String
+
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+
+    public var description: String { "\(field): \(reason)" }
+}
+
+/// A username in its canonical form: Unicode NFKC with case folding, so "Alice" and "ＡＬＩＣＥ"
+/// are the same account. Only canonical, valid names can be constructed.
+public struct Username: Sendable, Hashable, CustomStringConvertible {
+    public static let maximumBytes = 256
+    public let value: String
+
+    public init(_ raw: String) throws(ValidationError) {
+        guard !raw.isEmpty else { throw ValidationError(field: "username", reason: "must not be empty") }
+        try rejectControlCharacters(raw, field: "username")
+        let normalized = Username.normalize(raw)
+        guard !normalized.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError(field: "username", reason: "must not be blank")
+        }
+        guard normalized.utf8.count <= Username.maximumBytes else {
+            throw ValidationError(field: "username", reason: "must be at most \(Username.maximumBytes) bytes")
+        }
+        value = normalized
+    }
+
+    /// Wraps a value read back from the database, where it was stored already normalized.
+    init(stored: String) { value = stored }
+
+    /// NFKC, then full case folding, then NFKC again (folding can denormalize).
+    public static func normalize(_ raw: String) -> String {
+        raw.precomposedStringWithCompatibilityMapping
+            .folding(options: [.caseInsensitive], locale: nil)
+            .precomposedStringWithCompatibilityMapping
+    }
+
+    public var description: String { value }
+}
+
+/// Rules a new password must meet (NIST SP 800-63B style: length, not composition).
+public enum PasswordPolicy {
+    public static let minimumCharacters = 8
+    public static let maximumBytes = 1024
+
+    public static func validate(_ password: String, field: String = "password") throws(ValidationError) {
+        guard password.count >= minimumCharacters else {
+            throw ValidationError(field: field, reason: "must be at least \(minimumCharacters) characters")
+        }
+        guard password.utf8.count <= maximumBytes else {
+            throw ValidationError(field: field, reason: "must be at most \(maximumBytes) bytes")
+        }
+        try rejectControlCharacters(password, field: field)
+    }
+
+    /// The cheap checks made before hashing a presented (login) password: an over-long or
+    /// NUL-containing password can never match, so it is refused without spending a hash on it.
+    public static func isPlausible(_ password: String) -> Bool {
+        !password.isEmpty && password.utf8.count <= maximumBytes && !password.unicodeScalars.contains("\0")
+    }
+}
+
+private func rejectControlCharacters(_ text: String, field: String) throws(ValidationError) {
+    if text.unicodeScalars.contains("\0") {
+        throw ValidationError(field: field, reason: "must not contain NUL")
+    }
+    if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        throw ValidationError(field: field, reason: "must not contain control characters")
+    }
+}

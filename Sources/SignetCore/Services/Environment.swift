@@ -1,0 +1,31 @@
+import Logging
+import ServiceLifecycle
+
+/// Everything the use cases need, built once from ``Settings`` and shared by the HTTP listeners
+/// and the CLI. Its `services` (the database pool, the hashing pool) must run for it to work.
+public struct SignetEnvironment: Sendable {
+    public let settings: Settings
+    public let logger: Logger
+    public let database: Database
+    public let hasher: PasswordHasher
+    public let users: UserAccounts
+
+    public init(settings: Settings, logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        database = Database(
+            url: settings.database.url,
+            poolSize: settings.database.poolSize,
+            connectTimeout: .seconds(settings.database.connectTimeoutSeconds),
+            searchPath: settings.database.schema,
+            logger: logger)
+        hasher = try PasswordHasher(
+            parameters: settings.argon2.parameters,
+            threads: settings.argon2.threads,
+            queueLimit: settings.argon2.queueLimit)
+        users = UserAccounts(store: UserStore(database: database), hasher: hasher, logger: logger)
+    }
+
+    /// The long-running pieces, to be run in the application's service group.
+    public var services: [any Service] { [database.client, hasher] }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+
+/// Account use cases shared by the CLI, the admin API and the login path: validates input,
+/// hashes on the ``PasswordHasher`` pool, and keeps hashes current with the configured parameters.
+public struct UserAccounts: Sendable {
+    public let store: UserStore
+    public let hasher: PasswordHasher
+    let logger: Logger
+
+    public init(store: UserStore, hasher: PasswordHasher, logger: Logger) {
+        self.store = store
+        self.hasher = hasher
+        self.logger = logger
+    }
+
+    /// Input for a new account, as received (not yet validated).
+    public struct NewUser: Sendable {
+        public var username: String
+        public var password: String
+        public var email: String?
+        public var roles: [String]
+
+        public init(username: String, password: String, email: String? = nil, roles: [String] = []) {
+            self.username = username
+            self.password = password
+            self.email = email
+            self.roles = roles
+        }
+    }
+
+    public enum AuthenticationResult: Sendable, Equatable {
+        case authenticated(User)
+        /// Unknown user, wrong password or disabled account: callers answer all three alike.
+        case rejected
+    }
+
+    public func create(_ input: NewUser) async throws -> User {
+        let username = try Username(input.username)
+        try PasswordPolicy.validate(input.password)
+        let email = try Self.validEmail(input.email)
+        let roles = try Self.validRoles(input.roles)
+        let hash = try await hasher.hash(input.password)
+        return try await store.create(username: username, email: email, passwordHash: hash, roles: roles)
+    }
+
+    /// Checks a login. Always spends one Argon2id verification, whether or not the user exists.
+    public func authenticate(username rawUsername: String, password: String) async throws -> AuthenticationResult {
+        let credential: StoredCredential?
+        if let username = try? Username(rawUsername) {
+            credential = try await store.credential(username: username)
+        } else {
+            credential = nil
+        }
+        guard PasswordPolicy.isPlausible(password) else {
+            _ = try await hasher.verify(password.isEmpty ? "-" : "x", against: nil)
+            return .rejected
+        }
+        switch try await hasher.verify(password, against: credential?.passwordHash) {
+        case .mismatch:
+            return .rejected
+        case .match(let rehash):
+            guard let credential else { return .rejected }
+            if let rehash {
+                try await store.upgradeHash(id: credential.user.id, from: credential.passwordHash, to: rehash)
+                logger.info("upgraded password hash parameters", metadata: ["user_id": "\(credential.user.id)"])
+            }
+            return credential.user.disabled ? .rejected : .authenticated(credential.user)
+        }
+    }
+
+    public func setPassword(username rawUsername: String, password: String) async throws {
+        let user = try await require(rawUsername)
+        try PasswordPolicy.validate(password)
+        try await store.setPassword(id: user.id, passwordHash: try await hasher.hash(password))
+    }
+
+    public func setDisabled(username rawUsername: String, _ disabled: Bool) async throws {
+        try await store.setDisabled(id: try await require(rawUsername).id, disabled)
+    }
+
+    private func require(_ rawUsername: String) async throws -> User {
+        guard let user = try await store.find(username: try Username(rawUsername)) else {
+            throw UserStoreError.notFound
+        }
+        return user
+    }
+
+    static func validEmail(_ email: String?) throws(ValidationError) -> String? {
+        guard let email else { return nil }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), email.utf8.count <= 320,
+              !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        else { throw ValidationError(field: "email", reason: "must be an address like name@example.com") }
+        return email
+    }
+
+    static func validRoles(_ roles: [String]) throws(ValidationError) -> [String] {
+        var seen = Set<String>()
+        var result: [String] = []
+        for role in roles {
+            guard !role.isEmpty, role.utf8.count <= 64,
+                  role.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.:".unicodeScalars.contains($0)) })
+            else { throw ValidationError(field: "roles", reason: "role \"\(role)\" must be 1-64 characters of A-Z a-z 0-9 _ - . :") }
+            if seen.insert(role).inserted { result.append(role) }
+        }
+        return result
+    }
+}

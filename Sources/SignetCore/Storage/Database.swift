@@ -1,0 +1,85 @@
+import Logging
+import PostgresNIO
+
+/// The database could not be reached or refused us; the message names the URL (never its password).
+public struct DatabaseUnavailable: Error, CustomStringConvertible {
+    public var url: DatabaseURL
+    public var reason: String
+
+    public var description: String { "cannot reach database at \(url): \(reason)" }
+}
+
+/// The PostgreSQL pool Signet runs on, plus the checks made around it.
+///
+/// The pool is a service: it must be running (`run()`, normally inside the application's service
+/// group) before any query is answered.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let url: DatabaseURL
+    public let logger: Logger
+
+    public init(url: DatabaseURL, poolSize: Int, connectTimeout: Duration, searchPath: String? = nil, logger: Logger) {
+        self.url = url
+        self.logger = logger
+        self.client = PostgresClient(
+            configuration: url.clientConfiguration(poolSize: poolSize, connectTimeout: connectTimeout, searchPath: searchPath),
+            backgroundLogger: logger)
+    }
+
+    /// Whether the database answers `SELECT 1` within `timeout`.
+    public func isReady(timeout: Duration = .seconds(2)) async -> Bool {
+        do {
+            return try await withTimeout(timeout) {
+                let rows = try await client.query("SELECT 1", logger: logger)
+                for try await _ in rows {}
+                return true
+            }
+        } catch {
+            return false
+        }
+    }
+
+    /// Connects once outside the pool to fail fast with the server's own reason (refused,
+    /// unknown database, authentication) instead of waiting on a pool that keeps retrying.
+    public static func probe(url: DatabaseURL, connectTimeout: Duration, logger: Logger) async throws(DatabaseUnavailable) {
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(connectTimeout: connectTimeout), id: 0, logger: logger)
+            try? await connection.close()
+        } catch let error as PSQLError {
+            throw DatabaseUnavailable(url: url, reason: error.serverInfo?[.message] ?? describe(error))
+        } catch {
+            throw DatabaseUnavailable(url: url, reason: "\(error)")
+        }
+    }
+
+    /// A one-line, secret-free account of a database error, for operators: PostgresNIO's own
+    /// description deliberately hides everything.
+    public static func describe(_ error: any Error) -> String? {
+        guard let error = error as? PSQLError else { return nil }
+        if let message = error.serverInfo?[.message] {
+            return "database error: " + message
+        }
+        return "database error: " + describe(error)
+    }
+
+    private static func describe(_ error: PSQLError) -> String {
+        if let underlying = error.underlying { return "\(underlying)" }
+        return "\(error.code)"
+    }
+}
+
+struct TimedOut: Error {}
+
+/// Runs `body`, throwing ``TimedOut`` if it has not finished after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimedOut()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// An account as the rest of Signet sees it. Deliberately carries no password hash.
+public struct User: Sendable, Equatable, Codable {
+    public var id: UUID
+    public var username: String
+    public var email: String?
+    public var roles: [String]
+    public var disabled: Bool
+    public var createdAt: Date
+}
+
+/// The stored credential of an account, read only by the login path.
+public struct StoredCredential: Sendable {
+    public var user: User
+    public var passwordHash: String
+    /// Tokens issued before this instant are no longer valid (password change, user-wide revocation).
+    public var tokensValidAfter: Date?
+}
+
+public enum UserStoreError: Error, Equatable {
+    case usernameTaken
+    case notFound
+}
+
+/// The `users` table. Usernames arrive already normalized (``Username``).
+public struct UserStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(database: Database) {
+        client = database.client
+        logger = database.logger
+    }
+
+    public func create(username: Username, email: String?, passwordHash: String, roles: [String]) async throws -> User {
+        do {
+            let rows = try await client.query(
+                """
+                INSERT INTO users (username, email, password_hash, roles)
+                VALUES (\(username.value), \(email), \(passwordHash), \(roles))
+                RETURNING id, username, email, roles, disabled, created_at
+                """, logger: logger)
+            return try await Self.one(rows)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw UserStoreError.usernameTaken
+        }
+    }
+
+    public func find(id: UUID) async throws -> User? {
+        let rows = try await client.query(
+            "SELECT id, username, email, roles, disabled, created_at FROM users WHERE id = \(id)", logger: logger)
+        return try await Self.first(rows)
+    }
+
+    public func find(username: Username) async throws -> User? {
+        let rows = try await client.query(
+            "SELECT id, username, email, roles, disabled, created_at FROM users WHERE username = \(username.value)",
+            logger: logger)
+        return try await Self.first(rows)
+    }
+
+    /// The account and its hash for a login attempt, or `nil` for an unknown username.
+    public func credential(username: Username) async throws -> StoredCredential? {
+        let rows = try await client.query(
+            """
+            SELECT id, username, email, roles, disabled, created_at, password_hash, tokens_valid_after
+            FROM users WHERE username = \(username.value)
+            """, logger: logger)
+        for try await (id, name, email, roles, disabled, created, hash, validAfter) in rows.decode(
+            (UUID, String, String?, [String], Bool, Date, String, Date?).self)
+        {
+            return StoredCredential(
+                user: User(id: id, username: name, email: email, roles: roles, disabled: disabled, createdAt: created),
+                passwordHash: hash, tokensValidAfter: validAfter)
+        }
+        return nil
+    }
+
+    /// Accounts ordered by username, `limit` at a time after `after` (keyset pagination).
+    public func list(after: String? = nil, limit: Int = 100) async throws -> [User] {
+        let rows = try await client.query(
+            """
+            SELECT id, username, email, roles, disabled, created_at FROM users
+            WHERE username > \(after ?? "")
+            ORDER BY username LIMIT \(limit)
+            """, logger: logger)
+        var users: [User] = []
+        for try await user in Self.decode(rows) { users.append(user) }
+        return users
+    }
+
+    /// Sets a new password hash and ends every token issued before now.
+    public func setPassword(id: UUID, passwordHash: String) async throws {
+        try await updateOne(
+            """
+            UPDATE users SET password_hash = \(passwordHash), tokens_valid_after = now(), updated_at = now()
+            WHERE id = \(id) RETURNING id
+            """)
+    }
+
+    /// Replaces a hash made with outdated parameters, only if it is still the one that was verified
+    /// (a concurrent password change wins). Does not end any token: the password is the same.
+    public func upgradeHash(id: UUID, from oldHash: String, to newHash: String) async throws {
+        try await client.query(
+            "UPDATE users SET password_hash = \(newHash) WHERE id = \(id) AND password_hash = \(oldHash)",
+            logger: logger)
+    }
+
+    /// Disables (ending every token issued before now) or re-enables an account.
+    public func setDisabled(id: UUID, _ disabled: Bool) async throws {
+        try await updateOne(
+            """
+            UPDATE users SET disabled = \(disabled), updated_at = now(),
+                tokens_valid_after = CASE WHEN \(disabled) THEN now() ELSE tokens_valid_after END
+            WHERE id = \(id) RETURNING id
+            """)
+    }
+
+    private func updateOne(_ query: PostgresQuery) async throws {
+        let rows = try await client.query(query, logger: logger)
+        for try await _ in rows { return }
+        throw UserStoreError.notFound
+    }
+
+    private static func decode(_ rows: PostgresRowSequence) -> some AsyncSequence<User, any Error> {
+        rows.decode((UUID, String, String?, [String], Bool, Date).self).map { id, name, email, roles, disabled, created in
+            User(id: id, username: name, email: email, roles: roles, disabled: disabled, createdAt: created)
+        }
+    }
+
+    private static func first(_ rows: PostgresRowSequence) async throws -> User? {
+        for try await user in decode(rows) { return user }
+        return nil
+    }
+
+    private static func one(_ rows: PostgresRowSequence) async throws -> User {
+        guard let user = try await first(rows) else { throw UserStoreError.notFound }
+        return user
+    }
+}

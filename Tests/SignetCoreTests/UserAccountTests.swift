@@ -1,0 +1,172 @@
+import Foundation
+import PostgresNIO
+import SignetCore
+import SignetTestSupport
+import Testing
+
+@Suite("User accounts")
+struct UserAccountTests {
+    static func accounts(_ db: Database, parameters: Argon2Parameters = TestDatabase.fastArgon2) throws -> UserAccounts {
+        UserAccounts(
+            store: UserStore(database: db),
+            hasher: try PasswordHasher(parameters: parameters, threads: 2, queueLimit: 16),
+            logger: db.logger)
+    }
+
+    @Test func createdUserGetsADefaultArgon2idHash() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db, parameters: .recommended)
+            let user = try await users.create(.init(username: "Alice", password: "correct horse battery", email: "alice@example.com", roles: ["admin", "admin"]))
+            #expect(user.username == "alice")
+            #expect(user.roles == ["admin"])
+            #expect(user.email == "alice@example.com")
+            #expect(!user.disabled)
+            let hashes: [String] = try await db.column("SELECT password_hash FROM users WHERE id = \(user.id)")
+            #expect(hashes.count == 1)
+            #expect(hashes[0].hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
+        }
+    }
+
+    @Test func usernamesCollideAfterNormalization() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "Alice", password: "password-one"))
+            await #expect(throws: UserStoreError.usernameTaken) {
+                try await users.create(.init(username: "ＡＬＩＣＥ", password: "password-two"))
+            }
+            await #expect(throws: UserStoreError.usernameTaken) {
+                try await users.create(.init(username: "alice", password: "password-two"))
+            }
+            let count: [Int] = try await db.column("SELECT count(*)::int FROM users")
+            #expect(count == [1])
+        }
+    }
+
+    @Test func rightPasswordAuthenticatesAndWrongOneDoesNot() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            let created = try await users.create(.init(username: "bob", password: "hunter2hunter2"))
+            #expect(try await users.authenticate(username: "BOB", password: "hunter2hunter2") == .authenticated(created))
+            #expect(try await users.authenticate(username: "bob", password: "hunter2hunter3") == .rejected)
+            #expect(try await users.authenticate(username: "nobody", password: "hunter2hunter2") == .rejected)
+            #expect(try await users.authenticate(username: "", password: "hunter2hunter2") == .rejected)
+            #expect(try await users.authenticate(username: "bob", password: String(repeating: "x", count: 5000)) == .rejected)
+        }
+    }
+
+    @Test func changedParametersRehashOnNextSuccessfulLogin() async throws {
+        try await TestDatabase.withDatabase { db in
+            let old = try Self.accounts(db, parameters: .init(memoryKiB: 512, iterations: 1, parallelism: 1))
+            let user = try await old.create(.init(username: "carol", password: "carol's password"))
+            let newParameters = Argon2Parameters(memoryKiB: 1024, iterations: 2, parallelism: 1)
+            let upgraded = try Self.accounts(db, parameters: newParameters)
+
+            #expect(try await upgraded.authenticate(username: "carol", password: "wrong password") == .rejected)
+            let unchanged: [String] = try await db.column("SELECT password_hash FROM users WHERE id = \(user.id)")
+            #expect(Argon2id.parameters(of: unchanged[0]) == .init(memoryKiB: 512, iterations: 1, parallelism: 1))
+
+            #expect(try await upgraded.authenticate(username: "carol", password: "carol's password") == .authenticated(user))
+            let rehashed: [String] = try await db.column("SELECT password_hash FROM users WHERE id = \(user.id)")
+            #expect(Argon2id.parameters(of: rehashed[0]) == newParameters)
+            #expect(try await upgraded.authenticate(username: "carol", password: "carol's password") == .authenticated(user))
+            let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users WHERE id = \(user.id)")
+            #expect(validAfter == [nil], "a rehash is not a password change")
+        }
+    }
+
+    @Test func disabledUserIsRejectedUntilEnabled() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "dave", password: "dave's password"))
+            try await users.setDisabled(username: "Dave", true)
+            #expect(try await users.authenticate(username: "dave", password: "dave's password") == .rejected)
+            let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users")
+            #expect(validAfter.first??.timeIntervalSinceNow ?? -100 > -60, "disabling ends earlier tokens")
+            try await users.setDisabled(username: "dave", false)
+            guard case .authenticated(let user) = try await users.authenticate(username: "dave", password: "dave's password") else {
+                Issue.record("enabled user should authenticate")
+                return
+            }
+            #expect(!user.disabled)
+        }
+    }
+
+    @Test func passwordChangeReplacesTheOldPasswordAndEndsTokens() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "erin", password: "first password"))
+            try await users.setPassword(username: "erin", password: "second password")
+            #expect(try await users.authenticate(username: "erin", password: "first password") == .rejected)
+            guard case .authenticated = try await users.authenticate(username: "erin", password: "second password") else {
+                Issue.record("new password should work")
+                return
+            }
+            let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users")
+            #expect(validAfter.count == 1 && validAfter[0] != nil)
+            await #expect(throws: UserStoreError.notFound) {
+                try await users.setPassword(username: "nobody", password: "some password")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("", "good password", "username"),
+        (String(repeating: "a", count: 257), "good password", "username"),
+        ("bad\u{7}name", "good password", "username"),
+        ("nul\u{0}name", "good password", "username"),
+        ("   ", "good password", "username"),
+        ("frank", "short", "password"),
+        ("frank", String(repeating: "p", count: 1025), "password"),
+        ("frank", "pass\u{0}word-long", "password"),
+        ("frank", "pass\u{1b}word-long", "password"),
+    ])
+    func invalidInputIsRejectedWithTheField(username: String, password: String, field: String) async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            do {
+                _ = try await users.create(.init(username: username, password: password))
+                Issue.record("expected a validation error for \(field)")
+            } catch let error as ValidationError {
+                #expect(error.field == field)
+            }
+            let count: [Int] = try await db.column("SELECT count(*)::int FROM users")
+            #expect(count == [0])
+        }
+    }
+
+    @Test func invalidEmailAndRolesAreRejected() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            await #expect(throws: ValidationError(field: "email", reason: "must be an address like name@example.com")) {
+                try await users.create(.init(username: "gina", password: "gina's password", email: "not an email"))
+            }
+            await #expect(throws: ValidationError.self) {
+                try await users.create(.init(username: "gina", password: "gina's password", roles: ["bad role"]))
+            }
+        }
+    }
+
+    @Test func listIsOrderedAndPaged() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            for name in ["zoe", "adam", "mia"] { _ = try await users.create(.init(username: name, password: "password \(name)")) }
+            #expect(try await users.store.list().map(\.username) == ["adam", "mia", "zoe"])
+            #expect(try await users.store.list(after: "adam", limit: 1).map(\.username) == ["mia"])
+        }
+    }
+}
+
+@Suite("Usernames")
+struct UsernameTests {
+    @Test func normalizationFoldsCaseAndCompatibilityForms() throws {
+        #expect(try Username("ＡＬＩＣＥ").value == "alice")
+        #expect(try Username("Alice").value == "alice")
+        #expect(try Username("ﬁnn").value == "finn", "NFKC expands the ligature")
+        #expect(try Username("Åsa") == Username("A\u{30A}SA"), "composed and decomposed forms are one name")
+    }
+
+    @Test func lengthIsCountedInBytesAfterNormalization() throws {
+        #expect(throws: ValidationError.self) { try Username(String(repeating: "é", count: 129)) }
+        #expect(try Username(String(repeating: "é", count: 128)).value.utf8.count == 256)
+    }
+}

@@ -1,0 +1,58 @@
+import Configuration
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SignetCore
+import SignetHTTP
+import SignetTestSupport
+import Testing
+
+@Suite("Health endpoints")
+struct HealthTests {
+    @Test func healthzAnswersOk() async throws {
+        try await TestDatabase.withSchema { schema in
+            let app = try await buildApplication(reader: try TestDatabase.reader(schema: schema))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+                    #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                }
+            }
+        }
+    }
+
+    @Test func readyzIsOkWhileTheDatabaseAnswers() async throws {
+        try await TestDatabase.withSchema { schema in
+            let app = try await buildApplication(reader: try TestDatabase.reader(schema: schema))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+                }
+            }
+        }
+    }
+
+    @Test func readyzIs503WithoutADatabaseWhileHealthzStaysOk() async throws {
+        let reader = try TestDatabase.reader(schema: "public", overrides: [
+            "database.url": "postgres://signet@127.0.0.1:1/signet",
+            "database.connect_timeout_seconds": 1,
+        ])
+        let app = try await buildApplication(reader: reader)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(String(buffer: response.body) == #"{"status":"unavailable"}"#)
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func invalidSettingStopsTheBuild() async throws {
+        let reader = try TestDatabase.reader(schema: "public", overrides: ["public.port": 99_999])
+        await #expect(throws: SettingsError.self) { _ = try await buildApplication(reader: reader) }
+    }
+}

@@ -1,0 +1,124 @@
+import Configuration
+import Foundation
+import Logging
+import PostgresNIO
+import SignetCore
+
+/// A private schema in the test PostgreSQL for each test, so Swift Testing's parallel tests never
+/// see each other's rows. `scripts/test.sh` points `SIGNET_TEST_DATABASE_URL` at a throwaway cluster.
+public enum TestDatabase {
+    public struct NotConfigured: Error, CustomStringConvertible {
+        public var description: String {
+            "SIGNET_TEST_DATABASE_URL is not set: run the suite through scripts/test.sh, or point it at a PostgreSQL database"
+        }
+    }
+
+    public static var url: DatabaseURL {
+        get throws {
+            guard let text = ProcessInfo.processInfo.environment["SIGNET_TEST_DATABASE_URL"] else { throw NotConfigured() }
+            return try DatabaseURL(string: text)
+        }
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "signet-test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// The repository's `Migrations/` directory.
+    public static let migrationsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Migrations").path
+
+    /// The repository root.
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Creates an empty schema, runs `body` with its name, then drops it.
+    public static func withSchema<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        try await admin("CREATE SCHEMA \(schema)")
+        do {
+            let result = try await body(schema)
+            try await admin("DROP SCHEMA \(schema) CASCADE")
+            return result
+        } catch {
+            try? await admin("DROP SCHEMA \(schema) CASCADE")
+            throw error
+        }
+    }
+
+    /// A running pool on a fresh schema, migrated unless `migrated` is false.
+    public static func withDatabase<T: Sendable>(
+        migrated: Bool = true, poolSize: Int = 4, _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
+        let url = try self.url
+        return try await withSchema { schema in
+            let database = Database(url: url, poolSize: poolSize, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await database.client.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                if migrated {
+                    _ = try await Migrator(database: database).migrate(try Migration.load(from: migrationsDirectory))
+                }
+                return try await body(database)
+            }
+        }
+    }
+
+    /// Runs one statement outside any test schema.
+    public static func admin(_ sql: String) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(connectTimeout: .seconds(5)), id: 1, logger: logger)
+        do {
+            _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// A reader with test-friendly settings on `schema`: ephemeral ports, cheap Argon2.
+    public static func reader(schema: String, overrides: [String: ConfigValue] = [:]) throws -> ConfigReader {
+        var values: [String: ConfigValue] = [
+            "database.url": ConfigValue(.string(try rawURL), isSecret: false),
+            "database.schema": ConfigValue(.string(schema), isSecret: false),
+            "database.pool_size": 4,
+            "public.host": "127.0.0.1",
+            "public.port": 0,
+            "admin.port": 0,
+            "argon2.memory_kib": 1024,
+            "argon2.iterations": 1,
+            "log.level": "warning",
+        ]
+        values.merge(overrides) { $1 }
+        let provider = InMemoryProvider(
+            name: "test",
+            values: Dictionary(uniqueKeysWithValues: values.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), $0.value) }))
+        return ConfigReader(providers: [provider, Settings.defaultsProvider])
+    }
+
+    static var rawURL: String {
+        get throws {
+            guard let text = ProcessInfo.processInfo.environment["SIGNET_TEST_DATABASE_URL"] else { throw NotConfigured() }
+            return text
+        }
+    }
+
+    /// Cheap Argon2 parameters for tests that are not about hashing cost.
+    public static let fastArgon2 = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)
+}
+
+extension Database {
+    /// The first column of every row of `query`, for assertions.
+    public func column<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type = T.self) async throws -> [T] {
+        var values: [T] = []
+        for try await value in try await client.query(query, logger: logger).decode(T.self) { values.append(value) }
+        return values
+    }
+}

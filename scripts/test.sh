@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run the test suite against a throwaway PostgreSQL cluster that is removed
+# afterwards, also on failure or interruption.
+#
+#   scripts/test.sh [swift test options...]     e.g. --filter SignetCoreTests
+#
+# Environment:
+#   SIGNET_TEST_PG_PORT  port of the throwaway cluster (default: 54339)
+#
+# Exports SIGNET_TEST_DATABASE_URL and SIGNET_DATABASE_URL (both that
+# cluster's URL) to the tests. Exits with the exit code of `swift test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+./scripts/setup.sh
+
+test_port=${SIGNET_TEST_PG_PORT:-54339}
+test_pg_dir=""
+
+test_pg() {
+    SIGNET_PG_DIR=$test_pg_dir SIGNET_PG_PORT=$test_port SIGNET_PG_FSYNC=off \
+        ./scripts/postgres.sh "$@"
+}
+
+# shellcheck disable=SC2317 # invoked by the trap below
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $test_pg_dir ]]; then
+        step "removing throwaway cluster $test_pg_dir"
+        test_pg destroy || warn "could not destroy the cluster in $test_pg_dir"
+        rm -rf -- "$test_pg_dir"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+test_pg_dir=$(mktemp -d /tmp/signet-test-pg.XXXXXX)
+if is_root; then
+    chown postgres:postgres "$test_pg_dir"
+fi
+test_pg start
+SIGNET_TEST_DATABASE_URL=$(test_pg url)
+SIGNET_DATABASE_URL=$SIGNET_TEST_DATABASE_URL
+export SIGNET_TEST_DATABASE_URL SIGNET_DATABASE_URL
+step "SIGNET_TEST_DATABASE_URL=$SIGNET_TEST_DATABASE_URL"
+
+step "swift build --build-tests"
+swift build --build-tests
+
+step "swift test --skip-build $*"
+status=0
+swift test --skip-build "$@" || status=$?
+step "swift test exited with $status"
+exit "$status"
