@@ -3,38 +3,37 @@ import Hummingbird
 import Logging
 import SignetCore
 
-/// The request context of both listeners.
-public typealias SignetRequestContext = BasicRequestContext
-
-/// Assembles Signet from configuration: validates every setting, then returns the public
-/// application, which also runs the admin listener, the database pool and the hashing pool as
-/// services. `signet serve` and the tests both start here.
+/// Assembles Signet from configuration: validates every setting, loads the master key, then
+/// returns the public application, which also runs the admin listener, the database pool, the
+/// hashing pool and the key ring as services. `signet serve` and the tests both start here.
 public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async throws -> some ApplicationProtocol {
     let settings = try Settings(reader: reader)
     var logger = logger ?? Logger(label: "signet")
     if let level = Logger.Level(rawValue: settings.logLevel) {
         logger.logLevel = level
     }
-    let environment = try SignetEnvironment(settings: settings, logger: logger)
+    let services = try TokenServices(environment: try SignetEnvironment(settings: settings, logger: logger))
     let admin = Application(
-        router: buildAdminRouter(environment),
+        router: try buildAdminRouter(services),
         configuration: ApplicationConfiguration(reader: reader.scoped(to: "admin")),
         logger: logger)
     return Application(
-        router: buildPublicRouter(environment),
+        router: try buildPublicRouter(services),
         configuration: ApplicationConfiguration(reader: reader.scoped(to: "public")),
-        services: environment.services + [admin],
+        services: services.services + [admin],
         logger: logger)
 }
 
 /// Routes of the public listener (applications and gateways).
-public func buildPublicRouter(_ environment: SignetEnvironment) -> Router<SignetRequestContext> {
+public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let router = Router(context: SignetRequestContext.self)
-    router.addRoutes(HealthController(database: environment.database).endpoints)
+    router.addRoutes(HealthController(database: services.environment.database).endpoints)
+    router.addRoutes(try WellKnownController(keys: services.keys, settings: services.environment.settings).endpoints)
+    router.group().add(middleware: OAuthErrorMiddleware()).addRoutes(TokenController(services: services).endpoints)
     return router
 }
 
 /// Routes of the admin listener. It is never mounted on the public listener.
-public func buildAdminRouter(_ environment: SignetEnvironment) -> Router<SignetRequestContext> {
+public func buildAdminRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     Router(context: SignetRequestContext.self)
 }

@@ -14,7 +14,7 @@ struct Signet: AsyncParsableCommand {
             Settings come from SIGNET_* environment variables, then the JSON file given by --config
             (default: Config/signet.json when it exists), then built-in defaults.
             """,
-        subcommands: [Serve.self, Migrate.self, Users.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Clients.self, Keys.self])
 
     static func main() async {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -64,6 +64,7 @@ struct CommandFailure: Error, CustomStringConvertible {
         case let error as SignetCore.ValidationError: description = "invalid \(error.field): \(error.reason)"
         case UserStoreError.usernameTaken: description = "a user with that username already exists"
         case UserStoreError.notFound: description = "no such user"
+        case ClientStoreError.clientIDTaken: description = "a client with that client_id already exists"
         case PasswordHasherError.overloaded: description = "password hashing is overloaded; try again"
         default:
             let text = Database.describe(error) ?? String(describing: error)
@@ -92,6 +93,18 @@ extension SignetEnvironment {
             }
             defer { group.cancelAll() }
             return try await body(environment)
+        }
+    }
+}
+
+extension TokenServices {
+    /// ``SignetEnvironment/withStarted(_:_:)`` plus the master key and the token services.
+    static func withStarted<T: Sendable>(
+        _ options: GlobalOptions,
+        _ body: @Sendable @escaping (TokenServices) async throws -> T
+    ) async throws -> T {
+        try await SignetEnvironment.withStarted(options) { environment in
+            try await body(try TokenServices(environment: environment))
         }
     }
 }

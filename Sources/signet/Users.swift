@@ -25,7 +25,7 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             let input = UserAccounts.NewUser(username: username, password: try readPassword(), email: email, roles: roles)
             let user = try await SignetEnvironment.withStarted(options) { try await $0.users.create(input) }
-            print("created user \(user.username) (\(user.id))")
+            print("created user \(user.username) (\(user.id.uuidString.lowercased()))")
         }
     }
 

@@ -95,6 +95,7 @@ public enum TestDatabase {
             "argon2.memory_kib": 1024,
             "argon2.iterations": 1,
             "log.level": "warning",
+            "master_key": ConfigValue(.string(testMasterKey), isSecret: true),
         ]
         values.merge(overrides) { $1 }
         let provider = InMemoryProvider(
@@ -109,6 +110,12 @@ public enum TestDatabase {
             return text
         }
     }
+
+    /// A master key for tests (random per process).
+    public static let testMasterKey: String = {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in generator.next() as UInt8 }).base64EncodedString()
+    }()
 
     /// Cheap Argon2 parameters for tests that are not about hashing cost.
     public static let fastArgon2 = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)

@@ -42,13 +42,27 @@ public struct Settings: Sendable, Equatable {
         public var refreshReuseGraceSeconds: Int
     }
 
+    public struct Keys: Sendable, Equatable {
+        public var algorithm: SigningAlgorithm
+        /// The current key is replaced by the next one this long after it started signing.
+        public var rotationIntervalSeconds: Int
+        /// How often a node re-reads the key set from the database (rotations by other nodes).
+        public var reloadIntervalSeconds: Int
+        /// `Cache-Control: max-age` of the JWKS; kept shorter than the time a next key is
+        /// published before it signs.
+        public var jwksMaxAgeSeconds: Int
+    }
+
     public var database: Database
     public var publicListener: Listener
     public var adminListener: Listener
     public var issuer: URL
     public var lifetimes: Lifetimes
     public var argon2: Argon2
+    public var keys: Keys
     public var masterKeyFile: String
+    /// The master key given directly (base64), which wins over `masterKeyFile`. Never logged.
+    public var masterKey: String?
     public var logLevel: String
 
     /// The built-in default of every setting, keyed by its dotted path. `Config/signet.json` repeats
@@ -73,6 +87,10 @@ public struct Settings: Sendable, Equatable {
         "argon2.parallelism": 1,
         "argon2.threads": 0,
         "argon2.queue_limit": 64,
+        "keys.algorithm": "ES256",
+        "keys.rotation_interval_seconds": 2_592_000,
+        "keys.reload_interval_seconds": 30,
+        "keys.jwks_max_age_seconds": 300,
         "master_key_file": ".data/master.key",
         "log.level": "info",
     ]
@@ -117,12 +135,35 @@ public struct Settings: Sendable, Equatable {
             threads: try r.int("argon2.threads", in: 0...cores).nonZero ?? cores,
             queueLimit: try r.int("argon2.queue_limit", in: 1...100_000)
         )
+        keys = Keys(
+            algorithm: try r.value("keys.algorithm") { text in
+                guard let algorithm = SigningAlgorithm(rawValue: text) else {
+                    throw SettingProblem("must be one of \(SigningAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return algorithm
+            },
+            rotationIntervalSeconds: try r.int("keys.rotation_interval_seconds", in: 3600...31_536_000),
+            reloadIntervalSeconds: try r.int("keys.reload_interval_seconds", in: 1...3600),
+            jwksMaxAgeSeconds: try r.int("keys.jwks_max_age_seconds", in: 0...86_400)
+        )
         masterKeyFile = try r.string("master_key_file")
+        masterKey = reader.string(forKey: "master_key", isSecret: true)
+        guard keys.jwksMaxAgeSeconds < keys.rotationIntervalSeconds else {
+            throw SettingsError(
+                setting: "keys.jwks_max_age_seconds", environmentVariable: "SIGNET_KEYS_JWKS_MAX_AGE_SECONDS",
+                problem: "must be shorter than keys.rotation_interval_seconds, or gateways miss the next key")
+        }
         logLevel = try r.value("log.level") { text in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(text) else { throw SettingProblem("must be one of \(levels.joined(separator: ", "))") }
             return text
         }
+    }
+
+    /// The issuer as it appears in `iss` and in endpoint URLs: no trailing slash.
+    public var issuerString: String {
+        let text = issuer.absoluteString
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     /// The environment variable that overrides a dotted setting path: `database.url` → `SIGNET_DATABASE_URL`.

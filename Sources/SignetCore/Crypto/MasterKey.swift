@@ -1,0 +1,77 @@
+import Crypto
+import Foundation
+
+/// The root secret of a Signet deployment (32 random bytes). Every other server-side key is derived
+/// from it with HKDF-SHA-256 under a purpose label, so the database never holds a usable key.
+public struct MasterKey: Sendable {
+    private let key: SymmetricKey
+
+    public init(bytes: some ContiguousBytes) throws(MasterKeyError) {
+        let key = SymmetricKey(data: bytes)
+        guard key.bitCount == 256 else { throw .wrongLength(key.bitCount / 8) }
+        self.key = key
+    }
+
+    /// Parses the base64 text of a key file or variable (surrounding whitespace ignored).
+    public init(base64 text: String) throws(MasterKeyError) {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw .notBase64
+        }
+        try self.init(bytes: data)
+    }
+
+    /// Loads the key from `settings.masterKey` if set, otherwise from `settings.masterKeyFile`.
+    public static func load(from settings: Settings) throws(MasterKeyError) -> MasterKey {
+        if let text = settings.masterKey { return try MasterKey(base64: text) }
+        let path = settings.masterKeyFile
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path) }
+        return try MasterKey(base64: String(decoding: data, as: UTF8.self))
+    }
+
+    /// A fresh random key, e.g. for tests or `scripts/run.sh`'s development key.
+    public static func random() -> MasterKey {
+        try! MasterKey(bytes: SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+    }
+
+    /// A 256-bit key for one purpose; `salt` separates instances of the purpose (e.g. a session id).
+    func derive(_ purpose: String, salt: some DataProtocol = Data()) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, salt: salt, info: Data("signet/\(purpose)".utf8), outputByteCount: 32)
+    }
+}
+
+public enum MasterKeyError: Error, Equatable, CustomStringConvertible {
+    case unreadable(String)
+    case notBase64
+    case wrongLength(Int)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path):
+            "cannot read the master key file \(path) (master_key_file / SIGNET_MASTER_KEY_FILE); scripts/run.sh creates a development key"
+        case .notBase64: "the master key must be 32 random bytes, base64-encoded"
+        case .wrongLength(let count): "the master key must be 32 bytes, got \(count)"
+        }
+    }
+}
+
+/// Seals private signing keys with AES-256-GCM under a key derived from the master key. The
+/// associated data binds each ciphertext to its key id, so sealed keys cannot be swapped between rows.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+
+    public init(masterKey: MasterKey) {
+        key = masterKey.derive("signing-key-seal/v1")
+    }
+
+    public func seal(_ plaintext: Data, context: String) throws -> Data {
+        guard let combined = try AES.GCM.seal(plaintext, using: key, authenticating: Data(context.utf8)).combined else {
+            throw CryptoKitError.incorrectParameterSize
+        }
+        return combined
+    }
+
+    public func open(_ sealed: Data, context: String) throws -> Data {
+        try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: Data(context.utf8))
+    }
+}

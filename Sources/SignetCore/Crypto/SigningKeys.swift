@@ -1,0 +1,125 @@
+import Crypto
+import _CryptoExtras
+import Foundation
+import JWTKit
+
+/// The JWS algorithms Signet signs access tokens with.
+public enum SigningAlgorithm: String, Sendable, CaseIterable, Codable {
+    case es256 = "ES256"
+    case eddsa = "EdDSA"
+    case rs256 = "RS256"
+    case ps256 = "PS256"
+}
+
+/// A signing key pair in memory: its id, algorithm, private key bytes and public JWK.
+///
+/// Private bytes only leave this type sealed (``SecretBox``); its description never shows them.
+public struct SigningKeyMaterial: Sendable, CustomStringConvertible {
+    public let kid: String
+    public let algorithm: SigningAlgorithm
+    /// P-256 and Ed25519: the raw scalar; RSA: PKCS#1 DER.
+    let privateBytes: Data
+    public let publicJWK: PublicJWK
+
+    public var description: String { "SigningKeyMaterial(kid: \(kid), alg: \(algorithm.rawValue))" }
+
+    /// A new key pair; RSA keys are 2048 bits.
+    public static func generate(_ algorithm: SigningAlgorithm) throws -> SigningKeyMaterial {
+        switch algorithm {
+        case .es256:
+            try SigningKeyMaterial(algorithm: algorithm, privateBytes: P256.Signing.PrivateKey().rawRepresentation)
+        case .eddsa:
+            try SigningKeyMaterial(algorithm: algorithm, privateBytes: Curve25519.Signing.PrivateKey().rawRepresentation)
+        case .rs256, .ps256:
+            try SigningKeyMaterial(algorithm: algorithm, privateBytes: _RSA.Signing.PrivateKey(keySize: .bits2048).derRepresentation)
+        }
+    }
+
+    /// Rebuilds a key from its private bytes (after unsealing); the kid is recomputed and must match.
+    public init(algorithm: SigningAlgorithm, privateBytes: Data) throws {
+        self.algorithm = algorithm
+        self.privateBytes = privateBytes
+        var jwk: PublicJWK
+        switch algorithm {
+        case .es256:
+            let point = try P256.Signing.PrivateKey(rawRepresentation: privateBytes).publicKey.x963Representation
+            jwk = PublicJWK(kty: "EC", alg: algorithm.rawValue, crv: "P-256",
+                            x: point[1...32].base64URLEncodedString(), y: point[33...64].base64URLEncodedString())
+        case .eddsa:
+            let raw = try Curve25519.Signing.PrivateKey(rawRepresentation: privateBytes).publicKey.rawRepresentation
+            jwk = PublicJWK(kty: "OKP", alg: algorithm.rawValue, crv: "Ed25519", x: raw.base64URLEncodedString())
+        case .rs256, .ps256:
+            let publicKey = try Insecure.RSA.PublicKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes).publicKey)
+            let (modulus, exponent) = try publicKey.getKeyPrimitives()
+            jwk = PublicJWK(kty: "RSA", alg: algorithm.rawValue, n: modulus.base64URLEncodedString(), e: exponent.base64URLEncodedString())
+        }
+        jwk.kid = jwk.thumbprint
+        kid = jwk.kid
+        publicJWK = jwk
+    }
+
+    /// Adds this key to `collection` under its kid, for signing and verifying.
+    func add(to collection: JWTKeyCollection) async throws {
+        let kid = JWKIdentifier(string: kid)
+        switch algorithm {
+        case .es256:
+            await collection.add(ecdsa: try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid)
+        case .eddsa:
+            await collection.add(eddsa: EdDSA.PrivateKey(backing: try Curve25519.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid)
+        case .rs256:
+            await collection.add(rsa: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid)
+        case .ps256:
+            await collection.add(pss: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid)
+        }
+    }
+
+    /// The private key sealed for storage; the associated data binds it to kid and algorithm.
+    public func sealed(with box: SecretBox) throws -> Data {
+        try box.seal(privateBytes, context: "\(kid)|\(algorithm.rawValue)")
+    }
+
+    /// Opens a sealed key and checks it is the key `kid` names.
+    public static func unseal(_ sealed: Data, kid: String, algorithm: SigningAlgorithm, with box: SecretBox) throws -> SigningKeyMaterial {
+        let key = try SigningKeyMaterial(algorithm: algorithm, privateBytes: try box.open(sealed, context: "\(kid)|\(algorithm.rawValue)"))
+        guard key.kid == kid else { throw SigningKeyError.kidMismatch(kid) }
+        return key
+    }
+}
+
+public enum SigningKeyError: Error, Equatable {
+    case kidMismatch(String)
+}
+
+/// A public key as published in the JWKS (RFC 7517): public members only, plus `use` and `alg`.
+public struct PublicJWK: Sendable, Codable, Equatable {
+    public var kty: String
+    public var kid: String = ""
+    public var use: String = "sig"
+    public var alg: String
+    public var crv: String?
+    public var x: String?
+    public var y: String?
+    public var n: String?
+    public var e: String?
+
+    init(kty: String, alg: String, crv: String? = nil, x: String? = nil, y: String? = nil, n: String? = nil, e: String? = nil) {
+        self.kty = kty
+        self.alg = alg
+        self.crv = crv
+        self.x = x
+        self.y = y
+        self.n = n
+        self.e = e
+    }
+
+    /// RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, base64url.
+    public var thumbprint: String {
+        let members: [(String, String?)] = switch kty {
+        case "EC": [("crv", crv), ("kty", kty), ("x", x), ("y", y)]
+        case "OKP": [("crv", crv), ("kty", kty), ("x", x)]
+        default: [("e", e), ("kty", kty), ("n", n)]
+        }
+        let json = "{" + members.map { "\"\($0.0)\":\"\($0.1 ?? "")\"" }.joined(separator: ",") + "}"
+        return Data(SHA256.hash(data: Data(json.utf8))).base64URLEncodedString()
+    }
+}

@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import Logging
+
+/// How a caller identified itself as a client at an OAuth endpoint.
+public enum ClientCredentials: Sendable, Equatable {
+    /// HTTP Basic (`client_secret_basic`).
+    case basic(clientID: String, secret: String)
+    /// `client_id` and `client_secret` in the body (`client_secret_post`).
+    case post(clientID: String, secret: String)
+    /// `client_id` alone: a public client (`none`).
+    case none(clientID: String)
+
+    public var clientID: String {
+        switch self {
+        case .basic(let id, _), .post(let id, _), .none(let id): id
+        }
+    }
+}
+
+/// Registers applications and authenticates them. Secrets are 256-bit random strings, stored only
+/// as an HMAC-SHA-256 under a key derived from the master key, and shown once at creation.
+public struct ClientRegistry: Sendable {
+    public let store: ClientStore
+    private let secretKey: SymmetricKey
+    private let audit: AuditLog
+
+    public init(store: ClientStore, masterKey: MasterKey, audit: AuditLog) {
+        self.store = store
+        self.secretKey = masterKey.derive("client-secret/v1")
+        self.audit = audit
+    }
+
+    /// A registration request, as received (RFC 7591 metadata names in the HTTP API).
+    public struct Registration: Sendable {
+        public var clientID: String?
+        public var clientName: String?
+        public var authMethod: ClientAuthMethod
+        public var grantTypes: [GrantType]
+        public var scopes: [String]
+        public var audience: String?
+        public var accessTokenLifetime: Int?
+        public var refreshTokenLifetime: Int?
+
+        public init(
+            clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
+            grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
+            accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil
+        ) {
+            self.clientID = clientID
+            self.clientName = clientName
+            self.authMethod = authMethod
+            self.grantTypes = grantTypes
+            self.scopes = scopes
+            self.audience = audience
+            self.accessTokenLifetime = accessTokenLifetime
+            self.refreshTokenLifetime = refreshTokenLifetime
+        }
+    }
+
+    /// Validates and stores a client; returns it with its secret (confidential clients only).
+    public func register(_ request: Registration, lifetimes: Settings.Lifetimes, actor: AuditEvent? = nil) async throws -> (client: Client, secret: String?) {
+        let clientID = request.clientID ?? Self.randomToken(bytes: 16)
+        guard clientID.range(of: "^[A-Za-z0-9._~-]{1,128}$", options: .regularExpression) != nil else {
+            throw ValidationError(field: "client_id", reason: "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
+        }
+        if let name = request.clientName, name.isEmpty || name.utf8.count > 256 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError(field: "client_name", reason: "must be 1-256 bytes without control characters")
+        }
+        guard !request.grantTypes.isEmpty else {
+            throw ValidationError(field: "grant_types", reason: "must name at least one of password, refresh_token, client_credentials")
+        }
+        if request.authMethod == .none && request.grantTypes.contains(.clientCredentials) {
+            throw ValidationError(field: "grant_types", reason: "client_credentials needs a confidential client")
+        }
+        for scope in request.scopes where !Scope.isValidToken(scope) {
+            throw ValidationError(field: "scope", reason: "\"\(scope)\" is not a valid scope token")
+        }
+        if let audience = request.audience, audience.isEmpty || audience.utf8.count > 256 || audience.contains(" ") {
+            throw ValidationError(field: "audience", reason: "must be 1-256 bytes without spaces")
+        }
+        if let seconds = request.accessTokenLifetime, !(10...lifetimes.accessTokenSeconds).contains(seconds) {
+            throw ValidationError(field: "access_token_lifetime", reason: "must be 10...\(lifetimes.accessTokenSeconds) seconds")
+        }
+        if let seconds = request.refreshTokenLifetime, !(60...lifetimes.refreshAbsoluteSeconds).contains(seconds) {
+            throw ValidationError(field: "refresh_token_lifetime", reason: "must be 60...\(lifetimes.refreshAbsoluteSeconds) seconds")
+        }
+        let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
+        let client = try await store.create(
+            Client(
+                clientID: clientID, clientName: request.clientName, authMethod: request.authMethod,
+                grantTypes: Array(Set(request.grantTypes)).sorted { $0.rawValue < $1.rawValue },
+                scopes: Scope.unique(request.scopes), audience: request.audience,
+                accessTokenLifetime: request.accessTokenLifetime, refreshTokenLifetime: request.refreshTokenLifetime,
+                createdAt: Date()),
+            secretHash: secret.map(hash))
+        var event = actor ?? AuditEvent("client_created")
+        event.type = "client_created"
+        event.clientID = client.clientID
+        try await audit.record(event)
+        return (client, secret)
+    }
+
+    /// The client these credentials prove, or ``OAuthError/invalidClient``.
+    ///
+    /// A confidential client must present its secret (Basic or body); a public client must not.
+    public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
+        guard let (client, storedHash) = try await store.find(clientID: credentials.clientID) else {
+            throw OAuthError.invalidClient
+        }
+        switch credentials {
+        case .basic(_, let secret), .post(_, let secret):
+            guard let storedHash, constantTimeEqual(Array(hash(secret).utf8), Array(storedHash.utf8)) else {
+                throw OAuthError.invalidClient
+            }
+        case .none:
+            guard !client.isConfidential else { throw OAuthError.invalidClient }
+        }
+        return client
+    }
+
+    private func hash(_ secret: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: secretKey)).base64URLEncodedString()
+    }
+
+    static func randomToken(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<count).map { _ in generator.next() as UInt8 }).base64URLEncodedString()
+    }
+}
+
+/// OAuth scope strings (RFC 6749 §3.3): space-separated tokens of printable ASCII without `"` and `\`.
+public enum Scope {
+    public static func isValidToken(_ token: String) -> Bool {
+        !token.isEmpty && token.utf8.count <= 128
+            && token.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+    }
+
+    /// Parses a `scope` parameter; `nil` when it is malformed.
+    public static func parse(_ text: String) -> [String]? {
+        let tokens = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard tokens.allSatisfy(isValidToken) else { return nil }
+        return unique(tokens)
+    }
+
+    static func unique(_ tokens: [String]) -> [String] {
+        var seen = Set<String>()
+        return tokens.filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import JWTKit
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The signing keys as this node uses them: the current key to sign with, every published key to
+/// verify with, and the JWKS document pre-encoded with its ETag.
+public struct KeySet: Sendable {
+    public let currentKid: String
+    public let currentAlgorithm: SigningAlgorithm
+    public let nextKid: String?
+    /// kid → algorithm of every published key; a token whose header disagrees is refused.
+    public let algorithms: [String: SigningAlgorithm]
+    /// Holds only the published keys and no default, so an unknown kid fails (never a fallback).
+    public let collection: JWTKeyCollection
+    public let jwks: Data
+    /// A strong ETag over `jwks`.
+    public let etag: String
+}
+
+/// Keeps the node's ``KeySet`` in step with `signing_keys`: creates the first keys, rotates on
+/// schedule or on request, drops retired keys once nothing they signed can be alive, and reloads
+/// periodically so rotations made by other nodes arrive here too.
+public final class KeyRing: Service, Sendable {
+    private let store: KeyStore
+    private let box: SecretBox
+    private let settings: Settings
+    private let logger: Logger
+    private let state = Mutex<KeySet?>(nil)
+
+    public init(store: KeyStore, masterKey: MasterKey, settings: Settings, logger: Logger) {
+        self.store = store
+        self.box = SecretBox(masterKey: masterKey)
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// The key set, loading (and if needed creating) it on first use.
+    public func keySet() async throws -> KeySet {
+        if let keys = state.withLock({ $0 }) { return keys }
+        return try await reload()
+    }
+
+    /// The loaded key set without touching the database; `nil` before the first load.
+    public var loaded: KeySet? { state.withLock { $0 } }
+
+    /// Re-reads the published keys, creating the current and next key if there are none.
+    @discardableResult
+    public func reload() async throws -> KeySet {
+        if try await store.ensureCurrentAndNext(make: makeKey) {
+            logger.notice("created signing keys", metadata: ["alg": "\(settings.keys.algorithm.rawValue)"])
+        }
+        let keys = try await build(from: try await store.published())
+        state.withLock { $0 = keys }
+        return keys
+    }
+
+    /// Promotes the next key, retires the current one and creates a new next key.
+    ///
+    /// - Parameter force: rotate even if the next key was published less than one JWKS cache
+    ///   lifetime ago (gateways with a cached JWKS will refetch on the unknown kid).
+    public func rotate(force: Bool = false, expectedCurrent: String? = nil) async throws -> KeyStore.RotationResult {
+        let result = try await store.rotate(
+            expectedCurrent: expectedCurrent,
+            minimumNextAge: force ? 0 : settings.keys.jwksMaxAgeSeconds,
+            retiredPublishSeconds: retiredPublishSeconds,
+            newNext: try makeKey())
+        if case .rotated(let current, let next) = result {
+            logger.notice("rotated signing keys", metadata: ["current": "\(current)", "next": "\(next)"])
+        }
+        try await reload()
+        return result
+    }
+
+    /// How long a retired key stays in the JWKS: the access-token lifetime (clients may only shorten it) plus leeway and
+    /// one JWKS cache lifetime, so every token it signed expires before it disappears.
+    var retiredPublishSeconds: Int {
+        settings.lifetimes.accessTokenSeconds + 60 + settings.keys.jwksMaxAgeSeconds
+    }
+
+    public func run() async throws {
+        let interval = Duration.seconds(settings.keys.reloadIntervalSeconds)
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                try await maintain()
+            } catch {
+                logger.warning("signing key maintenance failed; retrying", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One maintenance pass: rotate if the current key is due, then reload.
+    func maintain() async throws {
+        if let (kid, activatedAt) = try await store.currentActivation(),
+           activatedAt.addingTimeInterval(TimeInterval(settings.keys.rotationIntervalSeconds)) <= Date()
+        {
+            _ = try await rotate(expectedCurrent: kid)
+        } else {
+            try await reload()
+        }
+    }
+
+    private func makeKey() throws -> NewSigningKey {
+        let key = try SigningKeyMaterial.generate(settings.keys.algorithm)
+        let jwk = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
+        return NewSigningKey(kid: key.kid, algorithm: key.algorithm, sealed: try key.sealed(with: box), publicJWK: jwk)
+    }
+
+    private func build(from stored: [StoredSigningKey]) async throws -> KeySet {
+        let collection = JWTKeyCollection()
+        var jwks: [PublicJWK] = []
+        var algorithms: [String: SigningAlgorithm] = [:]
+        var current: StoredSigningKey?, next: String?
+        for row in stored {
+            let key = try SigningKeyMaterial.unseal(row.sealedPrivateKey, kid: row.kid, algorithm: row.algorithm, with: box)
+            try await key.add(to: collection)
+            jwks.append(key.publicJWK)
+            algorithms[row.kid] = row.algorithm
+            switch row.state {
+            case .current: current = row
+            case .next: next = row.kid
+            case .retired: break
+            }
+        }
+        _ = await collection.clearDefault()
+        guard let current else { throw KeyRingError.noCurrentKey }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(["keys": jwks])
+        let etag = "\"" + Data(SHA256.hash(data: body)).prefix(16).base64URLEncodedString() + "\""
+        return KeySet(
+            currentKid: current.kid, currentAlgorithm: current.algorithm, nextKid: next, algorithms: algorithms,
+            collection: collection, jwks: body, etag: etag)
+    }
+}
+
+public enum KeyRingError: Error {
+    case noCurrentKey
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import JWTKit
+import Logging
+
+/// What the token endpoint returns on success (RFC 6749 §5.1).
+public struct TokenResponse: Sendable, Equatable {
+    public var accessToken: String
+    public var expiresIn: Int
+    public var refreshToken: String?
+    public var scope: String
+}
+
+/// Signs access tokens (RFC 9068) with the current key of the ``KeyRing``.
+public struct TokenIssuer: Sendable {
+    let keys: KeyRing
+    let issuer: String
+    let lifetimes: Settings.Lifetimes
+
+    public init(keys: KeyRing, settings: Settings) {
+        self.keys = keys
+        self.issuer = settings.issuerString
+        self.lifetimes = settings.lifetimes
+    }
+
+    /// The access-token lifetime for `client` (its override may only shorten the configured one).
+    func accessLifetime(for client: Client) -> Int {
+        min(client.accessTokenLifetime ?? lifetimes.accessTokenSeconds, lifetimes.accessTokenSeconds)
+    }
+
+    /// A signed access token and its lifetime in seconds.
+    public func issue(
+        subject: String, client: Client, scope: String, sessionID: UUID?, roles: [String], authTime: Date?
+    ) async throws -> (token: String, expiresIn: Int) {
+        let keySet = try await keys.keySet()
+        let now = Int(Date().timeIntervalSince1970)
+        let lifetime = accessLifetime(for: client)
+        let claims = AccessTokenClaims(
+            iss: issuer, sub: subject, aud: [client.audience ?? issuer], exp: now + lifetime, iat: now, nbf: now,
+            jti: ClientRegistry.randomToken(bytes: 16), client_id: client.clientID, scope: scope,
+            sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) })
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)
+        return (token, lifetime)
+    }
+}
+
+/// The three grants of the token endpoint. Each validates what the client asked for, checks the
+/// user or session, and mints tokens; refusals are ``OAuthError``s.
+public struct TokenGrants: Sendable {
+    let users: UserAccounts
+    let sessions: SessionStore
+    let audit: AuditLog
+    let issuer: TokenIssuer
+    let masterKey: MasterKey
+    let lifetimes: Settings.Lifetimes
+    let logger: Logger
+
+    public init(
+        users: UserAccounts, sessions: SessionStore, audit: AuditLog, issuer: TokenIssuer, masterKey: MasterKey,
+        settings: Settings, logger: Logger
+    ) {
+        self.users = users
+        self.sessions = sessions
+        self.audit = audit
+        self.issuer = issuer
+        self.masterKey = masterKey
+        self.lifetimes = settings.lifetimes
+        self.logger = logger
+    }
+
+    /// `grant_type=password` (RFC 6749 §4.3): for first-party clients explicitly allowed it.
+    public func password(client: Client, username: String, password: String, scope: String?, origin: RequestOrigin) async throws -> TokenResponse {
+        guard client.allows(.password) else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the password grant")
+        }
+        let scopes = try Self.requested(scope, allowed: client.scopes)
+        let result: UserAccounts.AuthenticationResult
+        do {
+            result = try await users.authenticate(username: username, password: password)
+        } catch PasswordHasherError.overloaded {
+            throw OAuthError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
+        }
+        guard case .authenticated(let user) = result else {
+            let attempted = (try? Username(username)).map { ["username": $0.value] } ?? [:]
+            try await audit.record(AuditEvent(
+                "login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: attempted))
+            throw OAuthError.invalidCredentials
+        }
+        let scopeText = scopes.joined(separator: " ")
+        guard client.allows(.refreshToken) else {
+            try await audit.record(AuditEvent(
+                "login_succeeded", userID: user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
+            let access = try await issuer.issue(
+                subject: user.id.uuidString.lowercased(), client: client, scope: scopeText, sessionID: nil,
+                roles: user.roles, authTime: Date())
+            return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)
+        }
+        let grant = try await sessions.create(
+            user: user, clientID: client.clientID, scope: scopeText,
+            absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
+            origin: origin)
+        return try await tokens(for: grant, client: client, scope: scopeText)
+    }
+
+    /// `grant_type=refresh_token` (RFC 6749 §6): rotates; a spent token revokes its whole session.
+    public func refresh(client: Client, refreshToken: String, scope: String?, origin: RequestOrigin) async throws -> TokenResponse {
+        guard client.allows(.refreshToken) else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the refresh_token grant")
+        }
+        guard let token = RefreshToken(verifying: refreshToken, with: masterKey) else {
+            throw OAuthError(.invalidGrant, "refresh token is not valid")
+        }
+        let outcome = try await sessions.rotate(
+            sessionID: token.sessionID, presentedCounter: token.counter, clientID: client.clientID,
+            idleLifetime: lifetimes.refreshIdleSeconds, graceSeconds: lifetimes.refreshReuseGraceSeconds, origin: origin)
+        switch outcome {
+        case .rotated(let grant), .graceReplay(let grant):
+            let sessionScopes = grant.scope.split(separator: " ").map(String.init)
+            let scopes = try Self.requested(scope, allowed: sessionScopes)
+            return try await tokens(for: grant, client: client, scope: scopes.joined(separator: " "))
+        case .reused:
+            logger.notice("refresh token reuse: session revoked", metadata: ["session_id": "\(token.sessionID)"])
+            throw OAuthError(.invalidGrant, "refresh token was already used; the session has been revoked")
+        case .invalid(let reason):
+            throw OAuthError(.invalidGrant, reason)
+        }
+    }
+
+    /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself.
+    public func clientCredentials(client: Client, scope: String?) async throws -> TokenResponse {
+        guard client.allows(.clientCredentials), client.isConfidential else {
+            throw OAuthError(.unauthorizedClient, "this client may not use the client_credentials grant")
+        }
+        let scopeText = try Self.requested(scope, allowed: client.scopes).joined(separator: " ")
+        let access = try await issuer.issue(
+            subject: client.clientID, client: client, scope: scopeText, sessionID: nil, roles: [], authTime: nil)
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)
+    }
+
+    private func tokens(for grant: SessionGrant, client: Client, scope: String) async throws -> TokenResponse {
+        let access = try await issuer.issue(
+            subject: grant.userID.uuidString.lowercased(), client: client, scope: scope, sessionID: grant.sessionID,
+            roles: grant.roles, authTime: grant.authTime)
+        let refresh = RefreshToken(sessionID: grant.sessionID, counter: grant.counter).encoded(with: masterKey)
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope)
+    }
+
+    /// The scopes granted for a request: all of `allowed` when none are asked for, otherwise the
+    /// requested ones, each of which must be allowed (a request may only narrow).
+    static func requested(_ scope: String?, allowed: [String]) throws -> [String] {
+        guard let scope else { return allowed }
+        guard let scopes = Scope.parse(scope) else { throw OAuthError(.invalidScope, "scope is malformed") }
+        if let extra = scopes.first(where: { !allowed.contains($0) }) {
+            throw OAuthError(.invalidScope, "scope \"\(extra)\" is not allowed here")
+        }
+        return scopes
+    }
+}

@@ -1,0 +1,34 @@
+import Logging
+import ServiceLifecycle
+
+/// The token side of Signet, built on a ``SignetEnvironment`` plus the master key: signing keys,
+/// clients, sessions, the audit log and the grants. Its `services` (the key ring) must run.
+public struct TokenServices: Sendable {
+    public let environment: SignetEnvironment
+    public let masterKey: MasterKey
+    public let keys: KeyRing
+    public let clients: ClientRegistry
+    public let sessions: SessionStore
+    public let audit: AuditLog
+    public let grants: TokenGrants
+
+    public init(environment: SignetEnvironment, masterKey: MasterKey) {
+        let settings = environment.settings, database = environment.database, logger = environment.logger
+        self.environment = environment
+        self.masterKey = masterKey
+        audit = AuditLog(database: database)
+        keys = KeyRing(store: KeyStore(database: database), masterKey: masterKey, settings: settings, logger: logger)
+        clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit)
+        sessions = SessionStore(database: database)
+        grants = TokenGrants(
+            users: environment.users, sessions: sessions, audit: audit,
+            issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, logger: logger)
+    }
+
+    /// Loads the master key named by the settings, then builds.
+    public init(environment: SignetEnvironment) throws {
+        self.init(environment: environment, masterKey: try MasterKey.load(from: environment.settings))
+    }
+
+    public var services: [any Service] { environment.services + [keys] }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// What an access token minted from a session needs to know about it.
+public struct SessionGrant: Sendable, Equatable {
+    public var sessionID: UUID
+    public var userID: UUID
+    public var clientID: String
+    public var scope: String
+    public var authTime: Date
+    public var roles: [String]
+    /// The counter of the refresh token to hand out now.
+    public var counter: Int64
+}
+
+/// A live session as listed to admins.
+public struct SessionSummary: Sendable, Equatable {
+    public var id: UUID
+    public var clientID: String
+    public var scope: String
+    public var createdAt: Date
+    public var lastUsedAt: Date
+    public var expiresAt: Date
+}
+
+/// The `sessions` table: one row per login, which is one refresh-token family.
+public struct SessionStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(database: Database) {
+        client = database.client
+        logger = database.logger
+    }
+
+    /// Starts a session for a successful login and records the `login_succeeded` event, in one statement.
+    public func create(
+        user: User, clientID: String, scope: String, absoluteLifetime: Int, origin: RequestOrigin
+    ) async throws -> SessionGrant {
+        let rows = try await client.query(
+            """
+            WITH created AS (
+                INSERT INTO sessions (user_id, client_id, scope, expires_at)
+                VALUES (\(user.id), \(clientID), \(scope), now() + make_interval(secs => \(absoluteLifetime)))
+                RETURNING id, auth_time
+            ), audit AS (
+                INSERT INTO audit_events (type, user_id, client_id, session_id, remote_addr)
+                SELECT 'login_succeeded', \(user.id), \(clientID), id, \(origin.remoteAddress) FROM created
+            )
+            SELECT id, auth_time FROM created
+            """, logger: logger)
+        for try await (id, authTime) in rows.decode((UUID, Date).self) {
+            return SessionGrant(
+                sessionID: id, userID: user.id, clientID: clientID, scope: scope, authTime: authTime, roles: user.roles, counter: 0)
+        }
+        throw SessionStoreError.notCreated
+    }
+
+    /// The outcome of presenting refresh token (session, counter).
+    public enum Rotation: Sendable, Equatable {
+        /// The counter advanced; hand out the token with `grant.counter`.
+        case rotated(SessionGrant)
+        /// The immediate parent came back within the grace window: hand out the same successor again.
+        case graceReplay(SessionGrant)
+        /// An already-spent token: the whole session has just been revoked.
+        case reused(userID: UUID, clientID: String)
+        /// Unknown, foreign, expired, idle, revoked, or its user is disabled or cut off.
+        case invalid(String)
+    }
+
+    /// Rotates a refresh token. The common case is a single statement: advance the counter from
+    /// the presented value if the session and its user are live, and audit it. Only when that
+    /// matches nothing does a second look decide between grace replay, reuse and plain refusal.
+    public func rotate(
+        sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
+        origin: RequestOrigin
+    ) async throws -> Rotation {
+        let rows = try await client.query(
+            """
+            WITH rotated AS (
+                UPDATE sessions s
+                SET refresh_counter = s.refresh_counter + 1, last_refreshed_at = now(), last_used_at = now()
+                FROM users u
+                WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
+                  AND s.revoked_at IS NULL AND s.expires_at > now()
+                  AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
+                  AND u.id = s.user_id AND NOT u.disabled
+                  AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+                RETURNING s.user_id, s.scope, s.auth_time, s.refresh_counter, u.roles
+            ), audit AS (
+                INSERT INTO audit_events (type, user_id, client_id, session_id, remote_addr)
+                SELECT 'token_refreshed', user_id, \(clientID), \(sessionID), \(origin.remoteAddress) FROM rotated
+            )
+            SELECT user_id, scope, auth_time, refresh_counter, roles FROM rotated
+            """, logger: logger)
+        for try await (userID, scope, authTime, counter, roles) in rows.decode((UUID, String, Date, Int64, [String]).self) {
+            return .rotated(SessionGrant(
+                sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime, roles: roles,
+                counter: counter))
+        }
+        return try await diagnose(
+            sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleLifetime: idleLifetime,
+            graceSeconds: graceSeconds, origin: origin)
+    }
+
+    private func diagnose(
+        sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
+        origin: RequestOrigin
+    ) async throws -> Rotation {
+        let rows = try await client.query(
+            """
+            SELECT s.user_id, s.client_id, s.scope, s.auth_time, s.refresh_counter, u.roles,
+                   s.revoked_at IS NULL AND s.expires_at > now()
+                     AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
+                     AND NOT u.disabled AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after),
+                   coalesce(s.last_refreshed_at > now() - make_interval(secs => \(graceSeconds)), false)
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = \(sessionID)
+            """, logger: logger)
+        for try await (userID, owner, scope, authTime, stored, roles, live, inGrace) in rows.decode(
+            (UUID, String, String, Date, Int64, [String], Bool, Bool).self)
+        {
+            guard owner == clientID else { return .invalid("refresh token was issued to another client") }
+            guard live else { return .invalid("session has ended") }
+            if presentedCounter > stored { return .invalid("refresh token is not valid") }
+            if presentedCounter == stored { return .invalid("refresh token could not be rotated; retry") }
+            if presentedCounter == stored - 1 && graceSeconds > 0 && inGrace {
+                try await AuditLog(client: client, logger: logger).record(AuditEvent(
+                    "token_refreshed", userID: userID, clientID: clientID, sessionID: sessionID,
+                    remoteAddress: origin.remoteAddress, detail: ["grace_replay": "true"]))
+                return .graceReplay(SessionGrant(
+                    sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime,
+                    roles: roles, counter: stored))
+            }
+            try await revoke(sessionID: sessionID, reason: "refresh_token_reused", event: AuditEvent(
+                "refresh_token_reused", userID: userID, clientID: clientID, sessionID: sessionID,
+                remoteAddress: origin.remoteAddress,
+                detail: ["presented_counter": "\(presentedCounter)", "current_counter": "\(stored)"]))
+            return .reused(userID: userID, clientID: clientID)
+        }
+        return .invalid("refresh token is not valid")
+    }
+
+    /// Ends a session (if it is still live) and records `event` in the same statement.
+    /// Whether this call ended it.
+    @discardableResult
+    public func revoke(sessionID: UUID, reason: String, event: AuditEvent) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            WITH revoked AS (
+                UPDATE sessions SET revoked_at = now(), revoked_reason = \(reason)
+                WHERE id = \(sessionID) AND revoked_at IS NULL
+                RETURNING id
+            ), audit AS (
+                INSERT INTO audit_events (type, user_id, client_id, session_id, remote_addr, detail)
+                SELECT \(event.type), \(event.userID), \(event.clientID), id, \(event.remoteAddress), \(event.detailJSON)::jsonb
+                FROM revoked
+            )
+            SELECT id FROM revoked
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// The user's sessions that can still be refreshed, newest first.
+    public func live(userID: UUID, idleLifetime: Int) async throws -> [SessionSummary] {
+        let rows = try await client.query(
+            """
+            SELECT s.id, s.client_id, s.scope, s.created_at, s.last_used_at, s.expires_at
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.user_id = \(userID) AND s.revoked_at IS NULL AND s.expires_at > now()
+              AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
+              AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+            ORDER BY s.created_at DESC
+            """, logger: logger)
+        var sessions: [SessionSummary] = []
+        for try await (id, clientID, scope, created, used, expires) in rows.decode((UUID, String, String, Date, Date, Date).self) {
+            sessions.append(SessionSummary(id: id, clientID: clientID, scope: scope, createdAt: created, lastUsedAt: used, expiresAt: expires))
+        }
+        return sessions
+    }
+}
+
+extension AuditLog {
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+}
+
+public enum SessionStoreError: Error {
+    case notCreated
+}

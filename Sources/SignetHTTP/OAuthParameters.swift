@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import SignetCore
+
+/// The parameters of an OAuth request body: `application/x-www-form-urlencoded` (RFC 6749) or a
+/// JSON object of strings with the same names. Repeated parameters are refused (RFC 6749 §3.2)
+/// and empty ones count as absent.
+struct OAuthParameters: Sendable {
+    private var values: [String: String]
+
+    init(_ values: [String: String]) {
+        self.values = values.filter { !$0.value.isEmpty }
+    }
+
+    subscript(name: String) -> String? { values[name] }
+
+    func required(_ name: String) throws(OAuthError) -> String {
+        guard let value = values[name] else { throw .invalidRequest("\(name) is required") }
+        return value
+    }
+
+    static func parse(_ request: Request, context: some RequestContext, limit: Int = 16 * 1024) async throws -> OAuthParameters {
+        let body = try await request.body.collect(upTo: limit)
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        switch mediaType {
+        case "application/x-www-form-urlencoded":
+            return try form(String(buffer: body))
+        case "application/json":
+            return try json(Data(buffer: body))
+        default:
+            throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded or application/json")
+        }
+    }
+
+    static func form(_ text: String) throws(OAuthError) -> OAuthParameters {
+        var values: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count == 2 ? parts[1] : "") else {
+                throw .invalidRequest("the body is not valid form encoding")
+            }
+            try check(name, value)
+            guard values.updateValue(value, forKey: name) == nil else {
+                throw .invalidRequest("parameter \(name) is repeated")
+            }
+        }
+        return OAuthParameters(values)
+    }
+
+    static func json(_ data: Data) throws(OAuthError) -> OAuthParameters {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw .invalidRequest("the body is not a JSON object")
+        }
+        var values: [String: String] = [:]
+        for (name, value) in object {
+            guard let text = value as? String else { throw .invalidRequest("parameter \(name) must be a string") }
+            try check(name, text)
+            values[name] = text
+        }
+        return OAuthParameters(values)
+    }
+
+    private static func decode(_ part: Substring) -> String? {
+        part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    private static func check(_ name: String, _ value: String) throws(OAuthError) {
+        if name.unicodeScalars.contains("\0") || value.unicodeScalars.contains("\0") {
+            throw .invalidRequest("parameter \(name.unicodeScalars.contains("\0") ? "name" : name) contains a NUL byte")
+        }
+    }
+}
+
+extension OAuthParameters {
+    /// The client credentials of the request (RFC 6749 §2.3.1): HTTP Basic, or `client_id` and
+    /// `client_secret` in the body, or `client_id` alone for a public client. Using two methods
+    /// at once is an error.
+    func clientCredentials(authorization: String?) throws(OAuthError) -> ClientCredentials {
+        if let authorization, authorization.lowercased().hasPrefix("basic ") {
+            let encoded = authorization.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
+                  let colon = decoded.firstIndex(of: ":"),
+                  let id = Self.decode(decoded[..<colon]), let secret = Self.decode(decoded[decoded.index(after: colon)...]),
+                  !id.isEmpty
+            else { throw OAuthError.invalidClient }
+            if self["client_secret"] != nil || (self["client_id"] != nil && self["client_id"] != id) {
+                throw .invalidRequest("use one client authentication method, not several")
+            }
+            return .basic(clientID: id, secret: secret)
+        }
+        guard let id = self["client_id"] else {
+            throw OAuthError(.invalidClient, "client authentication is required")
+        }
+        if let secret = self["client_secret"] {
+            return .post(clientID: id, secret: secret)
+        }
+        return .none(clientID: id)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import SignetCore
+
+/// `POST /oauth2/token` (RFC 6749 §3.2): the password, refresh_token and client_credentials grants.
+struct TokenController: Sendable {
+    let services: TokenServices
+
+    struct Body: Encodable {
+        var access_token: String
+        var token_type = "Bearer"
+        var expires_in: Int
+        var refresh_token: String?
+        var scope: String
+    }
+
+    var endpoints: RouteCollection<SignetRequestContext> {
+        let routes = RouteCollection(context: SignetRequestContext.self)
+        routes.post("oauth2/token", use: token)
+        return routes
+    }
+
+    @Sendable func token(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        let parameters = try await OAuthParameters.parse(request, context: context)
+        let credentials = try parameters.clientCredentials(authorization: request.headers[.authorization])
+        let grantType = try parameters.required("grant_type")
+        guard let grant = GrantType(rawValue: grantType) else {
+            throw OAuthError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
+        }
+        let client = try await services.clients.authenticate(credentials)
+        let scope = parameters["scope"]
+        let result: TokenResponse
+        switch grant {
+        case .password:
+            result = try await services.grants.password(
+                client: client, username: try parameters.required("username"), password: try parameters.required("password"),
+                scope: scope, origin: context.origin)
+        case .refreshToken:
+            result = try await services.grants.refresh(
+                client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)
+        case .clientCredentials:
+            result = try await services.grants.clientCredentials(client: client, scope: scope)
+        }
+        let body = Body(access_token: result.accessToken, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(body))))
+    }
+}

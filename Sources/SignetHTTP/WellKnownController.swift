@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import SignetCore
+
+/// The documents gateways and client libraries fetch: the JWKS (RFC 7517), served from the key
+/// ring's pre-encoded bytes with a strong ETag, and the discovery metadata (OIDC Discovery 1.0 /
+/// RFC 8414), encoded once at start-up.
+struct WellKnownController: Sendable {
+    let keys: KeyRing
+    let discovery: ByteBuffer
+    let jwksMaxAge: Int
+
+    init(keys: KeyRing, settings: Settings) throws {
+        self.keys = keys
+        self.jwksMaxAge = settings.keys.jwksMaxAgeSeconds
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.discovery = ByteBuffer(data: try encoder.encode(DiscoveryDocument(settings: settings)))
+    }
+
+    var endpoints: RouteCollection<SignetRequestContext> {
+        let routes = RouteCollection(context: SignetRequestContext.self)
+        routes.get(".well-known/jwks.json", use: jwks)
+        routes.get(".well-known/openid-configuration", use: metadata)
+        routes.get(".well-known/oauth-authorization-server", use: metadata)
+        return routes
+    }
+
+    @Sendable func jwks(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        let keySet: KeySet
+        do {
+            keySet = try await keys.keySet()
+        } catch {
+            throw HTTPError(.serviceUnavailable, message: "signing keys are not available")
+        }
+        var headers: HTTPFields = [.cacheControl: "public, max-age=\(jwksMaxAge)", .eTag: keySet.etag]
+        if let tags = request.headers[.ifNoneMatch], Self.matches(tags, etag: keySet.etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: keySet.jwks)))
+    }
+
+    @Sendable func metadata(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
+            body: .init(byteBuffer: discovery))
+    }
+
+    /// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag equal to ours
+    /// with or without `W/`.
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+}
+
+/// OIDC Discovery 1.0 / RFC 8414 metadata. Signet has no authorization endpoint (no browser
+/// flows), hence the empty `response_types_supported`.
+struct DiscoveryDocument: Encodable {
+    var issuer: String
+    var token_endpoint: String
+    var jwks_uri: String
+    var revocation_endpoint: String
+    var introspection_endpoint: String
+    var userinfo_endpoint: String
+    var grant_types_supported = GrantType.allCases.map(\.rawValue)
+    var token_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post", "none"]
+    var revocation_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post", "none"]
+    var introspection_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post"]
+    var response_types_supported: [String] = []
+    var scopes_supported = ["openid", "profile", "email", "offline_access"]
+    var id_token_signing_alg_values_supported: [String]
+    var token_endpoint_auth_signing_alg_values_supported: [String]? = nil
+    var subject_types_supported = ["public"]
+    var claims_supported = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time"]
+
+    init(settings: Settings) {
+        let base = settings.issuerString
+        issuer = base
+        token_endpoint = base + "/oauth2/token"
+        jwks_uri = base + "/.well-known/jwks.json"
+        revocation_endpoint = base + "/oauth2/revoke"
+        introspection_endpoint = base + "/oauth2/introspect"
+        userinfo_endpoint = base + "/userinfo"
+        id_token_signing_alg_values_supported = [settings.keys.algorithm.rawValue]
+    }
+}

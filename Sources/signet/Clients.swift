@@ -1,0 +1,85 @@
+import ArgumentParser
+import SignetCore
+
+struct Clients: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage applications (OAuth clients).", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a client; a confidential client's secret is printed once, never again.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The client id (1-128 of A-Z a-z 0-9 . _ ~ -).") var clientID: String
+        @Flag(help: "A public client (no secret, token_endpoint_auth_method none), e.g. a mobile or single-page app.")
+        var `public` = false
+        @Option(help: "Authentication of a confidential client: client_secret_basic (default) or client_secret_post.")
+        var authMethod: String = ClientAuthMethod.clientSecretBasic.rawValue
+        @Option(name: .customLong("grant"), help: "An allowed grant (repeatable): password, refresh_token, client_credentials.")
+        var grants: [String] = []
+        @Option(name: .customLong("scope"), help: "An allowed scope (repeatable; default: openid, profile).")
+        var scopes: [String] = []
+        @Option(help: "The aud claim of this client's access tokens (default: the issuer).") var audience: String?
+        @Option(help: "A human-readable name.") var name: String?
+
+        func validate() throws {
+            guard !grants.isEmpty else { throw ValidationError("name at least one --grant") }
+            for grant in grants where GrantType(rawValue: grant) == nil {
+                throw ValidationError("unknown grant \(grant); use password, refresh_token or client_credentials")
+            }
+            guard let method = ClientAuthMethod(rawValue: authMethod), method != .none else {
+                throw ValidationError("--auth-method must be client_secret_basic or client_secret_post (use --public for none)")
+            }
+        }
+
+        func run() async throws {
+            let registration = ClientRegistry.Registration(
+                clientID: clientID, clientName: name,
+                authMethod: `public` ? .none : ClientAuthMethod(rawValue: authMethod) ?? .clientSecretBasic,
+                grantTypes: grants.compactMap(GrantType.init(rawValue:)),
+                scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience)
+            let (client, secret) = try await TokenServices.withStarted(options) { services in
+                try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
+            }
+            print("client_id: \(client.clientID)")
+            if let secret {
+                print("client_secret: \(secret)")
+                print("(the secret is shown only now; store it safely)")
+            }
+            print("token_endpoint_auth_method: \(client.authMethod.rawValue)")
+            print("grant_types: \(client.grantTypes.map(\.rawValue).joined(separator: " "))")
+            print("scope: \(client.scopes.joined(separator: " "))")
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage signing keys.", subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the next key current, retire the current one (published until its tokens expire), create a new next key.")
+
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "Rotate even if the next key was published less than one JWKS cache lifetime ago.")
+        var force = false
+
+        func run() async throws {
+            let force = self.force
+            let result = try await TokenServices.withStarted(options) { services in
+                _ = try await services.keys.keySet()
+                return try await services.keys.rotate(force: force)
+            }
+            switch result {
+            case .rotated(let current, let next):
+                print("current: \(current)")
+                print("next: \(next)")
+            case .alreadyRotated(let current):
+                print("current: \(current) (another rotation happened first)")
+            case .nextTooNew(let seconds):
+                throw CommandFailure(description: "the next key was published \(seconds)s ago, less than keys.jwks_max_age_seconds; gateways may not have it yet (use --force to rotate anyway)")
+            }
+        }
+    }
+}
