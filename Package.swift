@@ -71,7 +71,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetCoreTests",
-            dependencies: ["SignetCore", "SignetTestSupport"]
+            dependencies: [
+                "SignetCore",
+                "SignetTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "SignetHTTPTests",
@@ -79,6 +84,8 @@ let package = Package(
                 "SignetHTTP",
                 "SignetTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(

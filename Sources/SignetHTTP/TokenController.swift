@@ -45,6 +45,6 @@ struct TokenController: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
-            body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(body))))
+            body: .init(byteBuffer: ByteBuffer(data: try sortedJSONEncoder.encode(body))))
     }
 }

@@ -13,9 +13,7 @@ struct WellKnownController: Sendable {
     init(keys: KeyRing, settings: Settings) throws {
         self.keys = keys
         self.jwksMaxAge = settings.keys.jwksMaxAgeSeconds
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        self.discovery = ByteBuffer(data: try encoder.encode(DiscoveryDocument(settings: settings)))
+        self.discovery = ByteBuffer(data: try sortedJSONEncoder.encode(DiscoveryDocument(settings: settings)))
     }
 
     var endpoints: RouteCollection<SignetRequestContext> {

@@ -82,7 +82,7 @@ extension SignetEnvironment {
     ) async throws -> T {
         let (settings, _) = try await options.settings()
         var logger = Logger(label: "signet")
-        logger.logLevel = .warning
+        logger.logLevel = .error  // a command reports its own failure in one line
         try await Database.probe(url: settings.database.url, connectTimeout: .seconds(settings.database.connectTimeoutSeconds), logger: logger)
         let environment = try SignetEnvironment(settings: settings, logger: logger)
         defer { Task { try? await environment.hasher.shutdown() } }

@@ -46,7 +46,56 @@ struct CLITests {
             "SIGNET_DATABASE_SCHEMA": schema,
             "SIGNET_ARGON2_MEMORY_KIB": "1024",
             "SIGNET_ARGON2_ITERATIONS": "1",
+            "SIGNET_MASTER_KEY": TestDatabase.testMasterKey,
         ]
+    }
+
+    @Test func clientsCreateShowsTheSecretOnceAndKeysRotate() async throws {
+        _ = try TestDatabase.url
+        try await TestDatabase.withSchema { schema in
+            let env = try Self.environment(schema: schema)
+            #expect(try Self.run(["migrate"], environment: env).status == 0)
+            let created = try Self.run(
+                ["clients", "create", "web-app", "--grant", "password", "--grant", "refresh_token", "--scope", "openid", "--scope", "api"],
+                environment: env)
+            #expect(created.status == 0, "\(created.stderr)")
+            let lines = Dictionary(uniqueKeysWithValues: created.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+            })
+            #expect(lines["client_id"] == "web-app")
+            #expect(lines["token_endpoint_auth_method"] == "client_secret_basic")
+            #expect(lines["grant_types"] == "password refresh_token")
+            #expect(lines["scope"] == "openid api")
+            let secret = try #require(lines["client_secret"])
+            #expect(secret.count >= 43)
+
+            let publicClient = try Self.run(["clients", "create", "spa", "--public", "--grant", "password"], environment: env)
+            #expect(publicClient.status == 0)
+            #expect(!publicClient.stdout.contains("client_secret"))
+            #expect(publicClient.stdout.contains("token_endpoint_auth_method: none"))
+
+            let duplicate = try Self.run(["clients", "create", "web-app", "--grant", "password"], environment: env)
+            #expect(duplicate.stderr == "Error: a client with that client_id already exists\n")
+            let noGrant = try Self.run(["clients", "create", "x"], environment: env)
+            #expect(noGrant.status != 0)
+            let publicMachine = try Self.run(["clients", "create", "m", "--public", "--grant", "client_credentials"], environment: env)
+            #expect(publicMachine.status != 0)
+            #expect(publicMachine.stderr.contains("client_credentials"))
+
+            let refused = try Self.run(["keys", "rotate"], environment: env)
+            #expect(refused.status != 0, "a next key created just now is too new to promote")
+            #expect(refused.stderr.contains("--force"))
+            let rotated = try Self.run(["keys", "rotate", "--force"], environment: env)
+            #expect(rotated.status == 0, "\(rotated.stderr)")
+            #expect(rotated.stdout.hasPrefix("current: ") && rotated.stdout.contains("\nnext: "))
+
+            let missingKey = try Self.run(["keys", "rotate"], environment: env.filter { $0.key != "SIGNET_MASTER_KEY" }.merging(
+                ["SIGNET_MASTER_KEY_FILE": "/nonexistent/master.key"]) { $1 })
+            #expect(missingKey.status != 0)
+            #expect(missingKey.stderr.contains("/nonexistent/master.key"))
+            #expect(missingKey.stderr.split(separator: "\n").count == 1)
+        }
     }
 
     @Test func usersCreateThenListThroughTheExecutable() async throws {
@@ -118,7 +167,8 @@ struct CLITests {
     }
 
     @Test(arguments: [[], ["serve"], ["migrate"], ["users"], ["users", "create"], ["users", "list"],
-                      ["users", "set-password"], ["users", "disable"], ["users", "enable"]])
+                      ["users", "set-password"], ["users", "disable"], ["users", "enable"], ["clients"], ["clients", "create"],
+                      ["keys"], ["keys", "rotate"]])
     func helpExplainsEveryCommand(path: [String]) throws {
         let result = try Self.run(path + ["--help"], environment: [:])
         #expect(result.status == 0)

@@ -129,3 +129,56 @@ extension Database {
         return values
     }
 }
+
+/// Signet's token services on a fresh, migrated schema, plus the reader that builds an application
+/// on the same schema and master key, for tests that seed data and then drive HTTP.
+public struct TestServices: Sendable {
+    public let services: TokenServices
+    public let reader: ConfigReader
+    public var settings: Settings { services.environment.settings }
+    public var database: Database { services.environment.database }
+
+    /// Runs `body` with services on a fresh schema; `overrides` change settings (dotted keys).
+    public static func with<T: Sendable>(
+        overrides: [String: ConfigValue] = [:], _ body: @Sendable (TestServices) async throws -> T
+    ) async throws -> T {
+        try await TestDatabase.withSchema { schema in
+            let reader = try TestDatabase.reader(schema: schema, overrides: overrides)
+            let settings = try Settings(reader: reader)
+            let database = Database(
+                url: settings.database.url, poolSize: 8, connectTimeout: .seconds(5), searchPath: schema, logger: TestDatabase.logger)
+            let environment = try SignetEnvironment(settings: settings, database: database, logger: TestDatabase.logger)
+            let services = try TokenServices(environment: environment)
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await database.client.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                _ = try await Migrator(database: database).migrate(try Migration.load(from: TestDatabase.migrationsDirectory))
+                return try await body(TestServices(services: services, reader: reader))
+            }
+            try await environment.hasher.shutdown()
+            return result
+        }
+    }
+
+    /// Creates a user with the given password and roles.
+    @discardableResult
+    public func user(_ name: String, password: String = "correct horse battery", roles: [String] = []) async throws -> User {
+        try await services.environment.users.create(.init(username: name, password: password, roles: roles))
+    }
+
+    /// Registers a client; returns its secret (nil for public clients).
+    @discardableResult
+    public func client(
+        _ id: String, method: ClientAuthMethod = .clientSecretBasic,
+        grants: [GrantType] = [.password, .refreshToken], scopes: [String] = ["openid", "profile", "api"],
+        audience: String? = nil
+    ) async throws -> String? {
+        try await services.clients.register(
+            .init(clientID: id, authMethod: method, grantTypes: grants, scopes: scopes, audience: audience),
+            lifetimes: settings.lifetimes
+        ).secret
+    }
+}

@@ -61,17 +61,26 @@ public struct SigningKeyMaterial: Sendable, CustomStringConvertible {
     /// Adds this key to `collection` under its kid, for signing and verifying.
     func add(to collection: JWTKeyCollection) async throws {
         let kid = JWKIdentifier(string: kid)
+        let serializer = Self.serializer
         switch algorithm {
         case .es256:
-            await collection.add(ecdsa: try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid)
+            await collection.add(ecdsa: try ES256PrivateKey(backing: P256.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid, serializer: serializer)
         case .eddsa:
-            await collection.add(eddsa: EdDSA.PrivateKey(backing: try Curve25519.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid)
+            await collection.add(eddsa: EdDSA.PrivateKey(backing: try Curve25519.Signing.PrivateKey(rawRepresentation: privateBytes)), kid: kid, serializer: serializer)
         case .rs256:
-            await collection.add(rsa: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid)
+            await collection.add(rsa: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid, serializer: serializer)
         case .ps256:
-            await collection.add(pss: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid)
+            await collection.add(pss: try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(derRepresentation: privateBytes)), digestAlgorithm: .sha256, kid: kid, serializer: serializer)
         }
     }
+
+    /// Compact JSON: no escaped slashes in URLs such as `iss`.
+    private static let serializer: DefaultJWTSerializer = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return DefaultJWTSerializer(jsonEncoder: encoder)
+    }()
 
     /// The private key sealed for storage; the associated data binds it to kid and algorithm.
     public func sealed(with box: SecretBox) throws -> Data {

@@ -11,14 +11,22 @@ public struct SignetEnvironment: Sendable {
     public let users: UserAccounts
 
     public init(settings: Settings, logger: Logger) throws {
+        try self.init(
+            settings: settings,
+            database: Database(
+                url: settings.database.url,
+                poolSize: settings.database.poolSize,
+                connectTimeout: .seconds(settings.database.connectTimeoutSeconds),
+                searchPath: settings.database.schema,
+                logger: logger),
+            logger: logger)
+    }
+
+    /// Builds on an existing pool (which the caller runs).
+    public init(settings: Settings, database: Database, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        database = Database(
-            url: settings.database.url,
-            poolSize: settings.database.poolSize,
-            connectTimeout: .seconds(settings.database.connectTimeoutSeconds),
-            searchPath: settings.database.schema,
-            logger: logger)
+        self.database = database
         hasher = try PasswordHasher(
             parameters: settings.argon2.parameters,
             threads: settings.argon2.threads,

@@ -82,18 +82,24 @@ public final class KeyRing: Service, Sendable {
 
     public func run() async throws {
         let interval = Duration.seconds(settings.keys.reloadIntervalSeconds)
-        while !Task.isCancelledOrShuttingDown {
-            do {
-                try await maintain()
-            } catch {
-                logger.warning("signing key maintenance failed; retrying", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.maintain()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    self.logger.warning(
+                        "signing key maintenance failed; retrying",
+                        metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+                }
+                try await Task.sleep(for: interval)
             }
-            try? await Task.sleep(for: interval)
         }
     }
 
     /// One maintenance pass: rotate if the current key is due, then reload.
-    func maintain() async throws {
+    public func maintain() async throws {
         if let (kid, activatedAt) = try await store.currentActivation(),
            activatedAt.addingTimeInterval(TimeInterval(settings.keys.rotationIntervalSeconds)) <= Date()
         {
@@ -139,8 +145,4 @@ public final class KeyRing: Service, Sendable {
 
 public enum KeyRingError: Error {
     case noCurrentKey
-}
-
-extension Task where Success == Never, Failure == Never {
-    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 }
