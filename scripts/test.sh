@@ -8,7 +8,8 @@
 #   SIGNET_TEST_PG_PORT  port of the throwaway cluster (default: 54339)
 #
 # Exports SIGNET_TEST_DATABASE_URL and SIGNET_DATABASE_URL (both that
-# cluster's URL) to the tests. Exits with the exit code of `swift test`.
+# cluster's URL) to the tests, then, if they pass, the Python interop suite
+# (scripts/interop.sh). Exits non-zero if either fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -56,4 +57,10 @@ step "swift test --skip-build $*"
 status=0
 swift test --skip-build "$@" || status=$?
 step "swift test exited with $status"
+if ((status == 0)); then
+    signet_bin=$(swift build --show-bin-path | tail -n 1)/signet
+    step "scripts/interop.sh (SIGNET_BIN=$signet_bin)"
+    SIGNET_BIN=$signet_bin ./scripts/interop.sh || status=$?
+    step "scripts/interop.sh exited with $status"
+fi
 exit "$status"
