@@ -6,6 +6,7 @@
 # Environment:
 #   SIGNET_PG_DIR    data directory (default: .data/pg under the repository)
 #   SIGNET_PG_PORT   TCP port on 127.0.0.1 (default: 54329)
+#   SIGNET_PG_MAX_CONNECTIONS  server connection limit (default: 200)
 #   SIGNET_PG_FSYNC  on|off (default: on); off trades crash safety for speed,
 #                    meant for throwaway clusters
 #
@@ -20,6 +21,7 @@ source scripts/lib.sh
 
 PORT=${SIGNET_PG_PORT:-54329}
 FSYNC=${SIGNET_PG_FSYNC:-on}
+MAX_CONNECTIONS=${SIGNET_PG_MAX_CONNECTIONS:-200}
 DB_NAME=signet
 DB_ROLE=signet
 PG_BIN=""
@@ -29,6 +31,7 @@ if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
     die "SIGNET_PG_PORT must be a TCP port number, got '$PORT'"
 fi
 case $FSYNC in on | off) ;; *) die "SIGNET_PG_FSYNC must be on or off, got '$FSYNC'" ;; esac
+[[ $MAX_CONNECTIONS =~ ^[0-9]+$ ]] || die "SIGNET_PG_MAX_CONNECTIONS must be a number, got '$MAX_CONNECTIONS'"
 
 usage() {
     echo "usage: $0 start|stop|status|url|destroy" >&2
@@ -149,6 +152,7 @@ log_destination = 'stderr'
 fsync = $FSYNC
 synchronous_commit = $FSYNC
 full_page_writes = $FSYNC
+max_connections = $MAX_CONNECTIONS
 EOF
     if ! grep -qxF "include_if_exists = 'signet.conf'" "$PG_DIR/postgresql.conf"; then
         printf '\n%s\n' "include_if_exists = 'signet.conf'" >>"$PG_DIR/postgresql.conf"

@@ -21,7 +21,8 @@ test_port=${SIGNET_TEST_PG_PORT:-54339}
 test_pg_dir=""
 
 test_pg() {
-    SIGNET_PG_DIR=$test_pg_dir SIGNET_PG_PORT=$test_port SIGNET_PG_FSYNC=off \
+    # The suite runs its tests in parallel, each with its own schema and pool.
+    SIGNET_PG_DIR=$test_pg_dir SIGNET_PG_PORT=$test_port SIGNET_PG_FSYNC=off SIGNET_PG_MAX_CONNECTIONS=1000 \
         ./scripts/postgres.sh "$@"
 }
 

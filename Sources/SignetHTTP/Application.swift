@@ -29,11 +29,19 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
     let router = Router(context: SignetRequestContext.self)
     router.addRoutes(HealthController(database: services.environment.database).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: services.environment.settings).endpoints)
-    router.group().add(middleware: OAuthErrorMiddleware()).addRoutes(TokenController(services: services).endpoints)
+    let oauth = router.group().add(middleware: OAuthErrorMiddleware())
+    oauth.addRoutes(TokenController(services: services).endpoints)
+    oauth.addRoutes(TokenManagementController(services: services).endpoints)
+    router.group().add(middleware: BearerErrorMiddleware()).addRoutes(UserinfoController(services: services).endpoints)
     return router
 }
 
 /// Routes of the admin listener. It is never mounted on the public listener.
 public func buildAdminRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
-    Router(context: SignetRequestContext.self)
+    let router = Router(context: SignetRequestContext.self)
+    router.group()
+        .add(middleware: AdminErrorMiddleware())
+        .add(middleware: AdminAuthMiddleware(services: services))
+        .addRoutes(AdminController(services: services).endpoints)
+    return router
 }

@@ -16,12 +16,6 @@ struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// Encoded with sorted keys, so equal errors are byte-identical.
-    struct Body: Encodable {
-        var error: String
-        var error_description: String
-    }
-
     static func response(for error: OAuthError) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
         let status: HTTPResponse.Status
@@ -39,7 +33,7 @@ struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         if let retryAfter = error.retryAfter {
             headers[.retryAfter] = String(retryAfter)
         }
-        let body = try! sortedJSONEncoder.encode(Body(error: error.code.rawValue, error_description: error.description))
+        let body = try! sortedJSONEncoder.encode(ErrorBody(error: error.code.rawValue, error_description: error.description))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
     }
 }

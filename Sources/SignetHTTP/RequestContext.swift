@@ -7,6 +7,8 @@ import SignetCore
 public struct SignetRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// On the admin listener: the authenticated admin's user id, set by ``AdminAuthMiddleware``.
+    public var actor: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -15,6 +17,6 @@ public struct SignetRequestContext: RequestContext, RemoteAddressRequestContext 
 
     /// The audit view of who is asking.
     var origin: RequestOrigin {
-        RequestOrigin(remoteAddress: remoteAddress?.ipAddress)
+        RequestOrigin(remoteAddress: remoteAddress?.ipAddress, actor: actor)
     }
 }

@@ -69,7 +69,7 @@ struct Keys: AsyncParsableCommand {
             let force = self.force
             let result = try await TokenServices.withStarted(options) { services in
                 _ = try await services.keys.keySet()
-                return try await services.keys.rotate(force: force)
+                return try await services.keys.rotate(force: force, origin: .commandLine)
             }
             switch result {
             case .rotated(let current, let next):

@@ -82,7 +82,7 @@ struct SealedKeyTests {
             let jwks: [String] = try await t.database.column("SELECT public_jwk::text FROM signing_keys")
             for jwk in jwks { #expect(!jwk.contains("\"d\"")) }
             let unreadable = KeyRing(
-                store: KeyStore(database: t.database), masterKey: .random(), settings: t.settings, logger: TestDatabase.logger)
+                store: KeyStore(database: t.database), audit: AuditLog(database: t.database), masterKey: .random(), settings: t.settings, logger: TestDatabase.logger)
             await #expect(throws: (any Error).self, "another master key cannot load the key set") {
                 try await unreadable.reload()
             }
@@ -105,7 +105,7 @@ struct KeyRingTests {
     @Test func concurrentNodesBootstrapOneCurrentAndOneNextKey() async throws {
         try await TestServices.with { t in
             let rings = (0..<4).map { _ in
-                KeyRing(store: KeyStore(database: t.database), masterKey: t.services.masterKey, settings: t.settings, logger: TestDatabase.logger)
+                KeyRing(store: KeyStore(database: t.database), audit: AuditLog(database: t.database), masterKey: t.services.masterKey, settings: t.settings, logger: TestDatabase.logger)
             }
             let sets = try await withThrowingTaskGroup(of: KeySet.self) { group in
                 for ring in rings { group.addTask { try await ring.reload() } }
@@ -128,7 +128,7 @@ struct KeyRingTests {
             try await t.database.client.query(
                 "UPDATE signing_keys SET created_at = now() - interval '31 days' WHERE state = 'next'", logger: t.database.logger)
             let rings = (0..<3).map { _ in
-                KeyRing(store: KeyStore(database: t.database), masterKey: t.services.masterKey, settings: t.settings, logger: TestDatabase.logger)
+                KeyRing(store: KeyStore(database: t.database), audit: AuditLog(database: t.database), masterKey: t.services.masterKey, settings: t.settings, logger: TestDatabase.logger)
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for ring in rings { group.addTask { try await ring.maintain() } }

@@ -10,6 +10,7 @@ struct UserAccountTests {
         UserAccounts(
             store: UserStore(database: db),
             hasher: try PasswordHasher(parameters: parameters, threads: 2, queueLimit: 16),
+            audit: AuditLog(database: db),
             logger: db.logger)
     }
 

@@ -146,7 +146,7 @@ public struct TestServices: Sendable {
             let reader = try TestDatabase.reader(schema: schema, overrides: overrides)
             let settings = try Settings(reader: reader)
             let database = Database(
-                url: settings.database.url, poolSize: 8, connectTimeout: .seconds(5), searchPath: schema, logger: TestDatabase.logger)
+                url: settings.database.url, poolSize: 4, connectTimeout: .seconds(5), searchPath: schema, logger: TestDatabase.logger)
             let environment = try SignetEnvironment(settings: settings, database: database, logger: TestDatabase.logger)
             let services = try TokenServices(environment: environment)
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
@@ -180,5 +180,24 @@ public struct TestServices: Sendable {
             .init(clientID: id, authMethod: method, grantTypes: grants, scopes: scopes, audience: audience),
             lifetimes: settings.lifetimes
         ).secret
+    }
+}
+
+extension TestServices {
+    /// Logs in through the password grant directly (no HTTP), as client `clientID`.
+    public func login(_ username: String, password: String = "correct horse battery", client clientID: String, scope: String? = nil) async throws -> TokenResponse {
+        guard let client = try await services.clients.store.find(clientID: clientID)?.client else { throw ClientStoreError.notFound }
+        return try await services.grants.password(client: client, username: username, password: password, scope: scope, origin: RequestOrigin())
+    }
+
+    /// An admin user and a fresh admin access token.
+    public func adminToken(client clientID: String = "admin-cli") async throws -> String {
+        if try await services.clients.store.find(clientID: clientID) == nil {
+            try await client(clientID, grants: [.password, .refreshToken])
+        }
+        if try await services.environment.users.store.find(username: try Username("root")) == nil {
+            try await user("root", roles: ["admin"])
+        }
+        return try await login("root", client: clientID).accessToken
     }
 }

@@ -31,7 +31,7 @@ public struct SignetEnvironment: Sendable {
             parameters: settings.argon2.parameters,
             threads: settings.argon2.threads,
             queueLimit: settings.argon2.queueLimit)
-        users = UserAccounts(store: UserStore(database: database), hasher: hasher, logger: logger)
+        users = UserAccounts(store: UserStore(database: database), hasher: hasher, audit: AuditLog(database: database), logger: logger)
     }
 
     /// The long-running pieces, to be run in the application's service group.

@@ -25,13 +25,15 @@ public struct KeySet: Sendable {
 /// periodically so rotations made by other nodes arrive here too.
 public final class KeyRing: Service, Sendable {
     private let store: KeyStore
+    private let audit: AuditLog
     private let box: SecretBox
     private let settings: Settings
     private let logger: Logger
     private let state = Mutex<KeySet?>(nil)
 
-    public init(store: KeyStore, masterKey: MasterKey, settings: Settings, logger: Logger) {
+    public init(store: KeyStore, audit: AuditLog, masterKey: MasterKey, settings: Settings, logger: Logger) {
         self.store = store
+        self.audit = audit
         self.box = SecretBox(masterKey: masterKey)
         self.settings = settings
         self.logger = logger
@@ -61,7 +63,9 @@ public final class KeyRing: Service, Sendable {
     ///
     /// - Parameter force: rotate even if the next key was published less than one JWKS cache
     ///   lifetime ago (gateways with a cached JWKS will refetch on the unknown kid).
-    public func rotate(force: Bool = false, expectedCurrent: String? = nil) async throws -> KeyStore.RotationResult {
+    public func rotate(
+        force: Bool = false, expectedCurrent: String? = nil, origin: RequestOrigin = RequestOrigin(actor: "schedule")
+    ) async throws -> KeyStore.RotationResult {
         let result = try await store.rotate(
             expectedCurrent: expectedCurrent,
             minimumNextAge: force ? 0 : settings.keys.jwksMaxAgeSeconds,
@@ -69,6 +73,7 @@ public final class KeyRing: Service, Sendable {
             newNext: try makeKey())
         if case .rotated(let current, let next) = result {
             logger.notice("rotated signing keys", metadata: ["current": "\(current)", "next": "\(next)"])
+            try await audit.record(origin.event("keys_rotated", detail: ["current": current, "next": next]))
         }
         try await reload()
         return result

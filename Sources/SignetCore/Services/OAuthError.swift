@@ -10,6 +10,7 @@ public struct OAuthError: Error, Equatable, CustomStringConvertible {
         case invalidScope = "invalid_scope"
         case temporarilyUnavailable = "temporarily_unavailable"
         case slowDown = "slow_down"
+        case unsupportedTokenType = "unsupported_token_type"
     }
 
     public var code: Code

@@ -11,18 +11,25 @@ public struct TokenServices: Sendable {
     public let sessions: SessionStore
     public let audit: AuditLog
     public let grants: TokenGrants
+    public let verifier: TokenVerifier
+    public let revocations: Revocations
+    public let introspection: Introspection
 
     public init(environment: SignetEnvironment, masterKey: MasterKey) {
         let settings = environment.settings, database = environment.database, logger = environment.logger
         self.environment = environment
         self.masterKey = masterKey
         audit = AuditLog(database: database)
-        keys = KeyRing(store: KeyStore(database: database), masterKey: masterKey, settings: settings, logger: logger)
+        keys = KeyRing(store: KeyStore(database: database), audit: audit, masterKey: masterKey, settings: settings, logger: logger)
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit)
         sessions = SessionStore(database: database)
         grants = TokenGrants(
             users: environment.users, sessions: sessions, audit: audit,
             issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, logger: logger)
+        verifier = TokenVerifier(keys: keys, settings: settings, database: database)
+        revocations = Revocations(
+            store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings)
+        introspection = Introspection(verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings)
     }
 
     /// Loads the master key named by the settings, then builds.

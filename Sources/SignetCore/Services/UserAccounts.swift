@@ -6,11 +6,13 @@ import Logging
 public struct UserAccounts: Sendable {
     public let store: UserStore
     public let hasher: PasswordHasher
+    let audit: AuditLog
     let logger: Logger
 
-    public init(store: UserStore, hasher: PasswordHasher, logger: Logger) {
+    public init(store: UserStore, hasher: PasswordHasher, audit: AuditLog, logger: Logger) {
         self.store = store
         self.hasher = hasher
+        self.audit = audit
         self.logger = logger
     }
 
@@ -35,13 +37,57 @@ public struct UserAccounts: Sendable {
         case rejected
     }
 
-    public func create(_ input: NewUser) async throws -> User {
+    public func create(_ input: NewUser, origin: RequestOrigin = .commandLine) async throws -> User {
         let username = try Username(input.username)
         try PasswordPolicy.validate(input.password)
         let email = try Self.validEmail(input.email)
         let roles = try Self.validRoles(input.roles)
         let hash = try await hasher.hash(input.password)
-        return try await store.create(username: username, email: email, passwordHash: hash, roles: roles)
+        let user = try await store.create(username: username, email: email, passwordHash: hash, roles: roles)
+        try await audit.record(origin.event("user_created", userID: user.id, detail: ["roles": roles.joined(separator: " ")]))
+        return user
+    }
+
+    /// A partial update from the admin API; absent members stay as they are.
+    public struct Change: Sendable {
+        public var password: String?
+        public var roles: [String]?
+        public var disabled: Bool?
+
+        public init(password: String? = nil, roles: [String]? = nil, disabled: Bool? = nil) {
+            self.password = password
+            self.roles = roles
+            self.disabled = disabled
+        }
+    }
+
+    /// Applies `change` to the user `id` (validating everything first) and returns the result.
+    /// A new password or disabling ends every session and token issued before now.
+    public func update(id: UUID, _ change: Change, origin: RequestOrigin) async throws -> User {
+        if let password = change.password { try PasswordPolicy.validate(password) }
+        let roles = try change.roles.map(Self.validRoles)
+        guard try await store.find(id: id) != nil else { throw UserStoreError.notFound }
+        if let password = change.password {
+            try await store.setPassword(id: id, passwordHash: try await hasher.hash(password))
+            try await audit.record(origin.event("user_password_changed", userID: id))
+        }
+        if let roles {
+            try await store.setRoles(id: id, roles)
+            try await audit.record(origin.event("user_roles_changed", userID: id, detail: ["roles": roles.joined(separator: " ")]))
+        }
+        if let disabled = change.disabled {
+            try await store.setDisabled(id: id, disabled)
+            try await audit.record(origin.event(disabled ? "user_disabled" : "user_enabled", userID: id))
+        }
+        guard let user = try await store.find(id: id) else { throw UserStoreError.notFound }
+        return user
+    }
+
+    /// Deletes the user and with it every session. Whether it existed.
+    public func delete(id: UUID, origin: RequestOrigin) async throws -> Bool {
+        guard try await store.delete(id: id) else { return false }
+        try await audit.record(origin.event("user_deleted", userID: id))
+        return true
     }
 
     /// Checks a login. Always spends one Argon2id verification, whether or not the user exists.
@@ -69,14 +115,13 @@ public struct UserAccounts: Sendable {
         }
     }
 
-    public func setPassword(username rawUsername: String, password: String) async throws {
-        let user = try await require(rawUsername)
+    public func setPassword(username rawUsername: String, password: String, origin: RequestOrigin = .commandLine) async throws {
         try PasswordPolicy.validate(password)
-        try await store.setPassword(id: user.id, passwordHash: try await hasher.hash(password))
+        _ = try await update(id: try await require(rawUsername).id, Change(password: password), origin: origin)
     }
 
-    public func setDisabled(username rawUsername: String, _ disabled: Bool) async throws {
-        try await store.setDisabled(id: try await require(rawUsername).id, disabled)
+    public func setDisabled(username rawUsername: String, _ disabled: Bool, origin: RequestOrigin = .commandLine) async throws {
+        _ = try await update(id: try await require(rawUsername).id, Change(disabled: disabled), origin: origin)
     }
 
     private func require(_ rawUsername: String) async throws -> User {

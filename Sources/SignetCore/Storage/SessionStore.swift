@@ -192,3 +192,38 @@ extension AuditLog {
 public enum SessionStoreError: Error {
     case notCreated
 }
+
+extension SessionStore {
+    /// A session as seen through its current refresh token.
+    public struct Current: Sendable, Equatable {
+        public var userID: UUID
+        public var clientID: String
+        public var scope: String
+        public var createdAt: Date
+        public var expiresAt: Date
+        public var authTime: Date
+    }
+
+    /// The session if it is live and `counter` is its current (unspent) refresh token.
+    public func current(sessionID: UUID, counter: Int64, idleLifetime: Int) async throws -> Current? {
+        let rows = try await client.query(
+            """
+            SELECT s.user_id, s.client_id, s.scope, s.created_at, s.expires_at, s.auth_time
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = \(sessionID) AND s.refresh_counter = \(counter) AND s.revoked_at IS NULL
+              AND s.expires_at > now() AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
+              AND NOT u.disabled AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+            """, logger: logger)
+        for try await (user, client, scope, created, expires, authTime) in rows.decode((UUID, String, String, Date, Date, Date).self) {
+            return Current(userID: user, clientID: client, scope: scope, createdAt: created, expiresAt: expires, authTime: authTime)
+        }
+        return nil
+    }
+
+    /// The owner of a session (live or not), or nil if there is no such session.
+    public func owner(sessionID: UUID) async throws -> (userID: UUID, clientID: String)? {
+        let rows = try await client.query("SELECT user_id, client_id FROM sessions WHERE id = \(sessionID)", logger: logger)
+        for try await (user, client) in rows.decode((UUID, String).self) { return (user, client) }
+        return nil
+    }
+}

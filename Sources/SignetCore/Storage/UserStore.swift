@@ -92,13 +92,31 @@ public struct UserStore: Sendable {
         return users
     }
 
-    /// Sets a new password hash and ends every token issued before now.
+    /// Sets a new password hash and ends every token and session issued before now.
     public func setPassword(id: UUID, passwordHash: String) async throws {
         try await updateOne(
             """
-            UPDATE users SET password_hash = \(passwordHash), tokens_valid_after = now(), updated_at = now()
-            WHERE id = \(id) RETURNING id
+            WITH changed AS (
+                UPDATE users SET password_hash = \(passwordHash), tokens_valid_after = now(), updated_at = now()
+                WHERE id = \(id) RETURNING id
+            ), ended AS (
+                UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_changed'
+                WHERE user_id IN (SELECT id FROM changed) AND revoked_at IS NULL
+            )
+            SELECT id FROM changed
             """)
+    }
+
+    /// Replaces the user's roles. Access tokens already issued keep the old roles until they expire.
+    public func setRoles(id: UUID, _ roles: [String]) async throws {
+        try await updateOne("UPDATE users SET roles = \(roles), updated_at = now() WHERE id = \(id) RETURNING id")
+    }
+
+    /// Deletes the account; its sessions go with it (foreign key cascade). Whether it existed.
+    public func delete(id: UUID) async throws -> Bool {
+        let rows = try await client.query("DELETE FROM users WHERE id = \(id) RETURNING id", logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// Replaces a hash made with outdated parameters, only if it is still the one that was verified
@@ -109,13 +127,19 @@ public struct UserStore: Sendable {
             logger: logger)
     }
 
-    /// Disables (ending every token issued before now) or re-enables an account.
+    /// Disables (ending every token and session issued before now) or re-enables an account.
     public func setDisabled(id: UUID, _ disabled: Bool) async throws {
         try await updateOne(
             """
-            UPDATE users SET disabled = \(disabled), updated_at = now(),
-                tokens_valid_after = CASE WHEN \(disabled) THEN now() ELSE tokens_valid_after END
-            WHERE id = \(id) RETURNING id
+            WITH changed AS (
+                UPDATE users SET disabled = \(disabled), updated_at = now(),
+                    tokens_valid_after = CASE WHEN \(disabled) THEN now() ELSE tokens_valid_after END
+                WHERE id = \(id) RETURNING id
+            ), ended AS (
+                UPDATE sessions SET revoked_at = now(), revoked_reason = 'user_disabled'
+                WHERE \(disabled) AND user_id IN (SELECT id FROM changed) AND revoked_at IS NULL
+            )
+            SELECT id FROM changed
             """)
     }
 

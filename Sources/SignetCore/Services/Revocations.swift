@@ -1,0 +1,142 @@
+import Foundation
+
+/// Revocation (RFC 7009 for clients, and every selector of the admin API). Revoking a refresh
+/// token ends its session; revoking an access token puts its `jti` on the list until it expires.
+public struct Revocations: Sendable {
+    let store: RevocationStore
+    let sessions: SessionStore
+    let verifier: TokenVerifier
+    let masterKey: MasterKey
+    let accessLifetime: Int
+
+    public init(store: RevocationStore, sessions: SessionStore, verifier: TokenVerifier, masterKey: MasterKey, settings: Settings) {
+        self.store = store
+        self.sessions = sessions
+        self.verifier = verifier
+        self.masterKey = masterKey
+        self.accessLifetime = settings.lifetimes.accessTokenSeconds
+    }
+
+    /// RFC 7009 §2.1: a client revokes one of its own tokens. Unknown tokens, other clients'
+    /// tokens and expired tokens are accepted silently (the answer is always 200).
+    public func revoke(token: String, client: Client, origin: RequestOrigin) async throws {
+        if let refresh = RefreshToken(verifying: token, with: masterKey) {
+            guard let owner = try await sessions.owner(sessionID: refresh.sessionID), owner.clientID == client.clientID else { return }
+            try await sessions.revoke(
+                sessionID: refresh.sessionID, reason: "revoked_by_client",
+                event: origin.event("session_revoked", userID: owner.userID, clientID: client.clientID, sessionID: refresh.sessionID,
+                                    detail: ["via": "refresh_token"]))
+            return
+        }
+        guard let claims = try? await verifier.authentic(token), claims.client_id == client.clientID else { return }
+        try await revokeAccessToken(claims, origin: origin)
+    }
+
+    /// What an admin revokes: exactly one of these.
+    public enum Selector: Sendable, Equatable {
+        case jti(String)
+        case session(UUID)
+        case user(UUID)
+        case token(String)
+    }
+
+    /// The admin API's revocation. Throws ``RevocationError/notFound`` for an unknown session or
+    /// user, and ``ValidationError`` for a token that was not issued here.
+    public func revoke(_ selector: Selector, origin: RequestOrigin) async throws {
+        switch selector {
+        case .jti(let jti):
+            guard !jti.isEmpty, jti.utf8.count <= 256 else { throw ValidationError(field: "jti", reason: "must be 1-256 bytes") }
+            // Signet keeps no record of issued jtis: list it for as long as any token can live.
+            try await store.revoke(
+                jti: jti, expiresAt: Date().addingTimeInterval(TimeInterval(accessLifetime + 60)), sessionID: nil,
+                reason: "revoked_by_admin", event: origin.event("access_token_revoked", detail: ["jti": jti]))
+        case .session(let id):
+            guard let owner = try await sessions.owner(sessionID: id) else { throw RevocationError.notFound }
+            try await sessions.revoke(
+                sessionID: id, reason: "revoked_by_admin",
+                event: origin.event("session_revoked", userID: owner.userID, clientID: owner.clientID, sessionID: id))
+        case .user(let id):
+            guard try await store.revokeUser(id: id, reason: "revoked_by_admin", event: origin.event("user_tokens_revoked")) else {
+                throw RevocationError.notFound
+            }
+        case .token(let token):
+            if let refresh = RefreshToken(verifying: token, with: masterKey) {
+                try await revoke(.session(refresh.sessionID), origin: origin)
+            } else if let claims = try? await verifier.authentic(token) {
+                try await revokeAccessToken(claims, origin: origin)
+            } else {
+                throw ValidationError(field: "token", reason: "is not a live token issued by this server")
+            }
+        }
+    }
+
+    private func revokeAccessToken(_ claims: AccessTokenClaims, origin: RequestOrigin) async throws {
+        let sessionID = claims.sid.flatMap(UUID.init(uuidString:))
+        try await store.revoke(
+            jti: claims.jti, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp)), sessionID: sessionID,
+            reason: "revoked",
+            event: origin.event(
+                "access_token_revoked", userID: sessionID == nil ? nil : UUID(uuidString: claims.sub), clientID: claims.client_id,
+                sessionID: sessionID, detail: ["jti": claims.jti]))
+    }
+}
+
+public enum RevocationError: Error, Equatable {
+    case notFound
+}
+
+/// Token introspection (RFC 7662) for authenticated confidential clients.
+public struct Introspection: Sendable {
+    let verifier: TokenVerifier
+    let sessions: SessionStore
+    let masterKey: MasterKey
+    let issuer: String
+    let idleLifetime: Int
+
+    public init(verifier: TokenVerifier, sessions: SessionStore, masterKey: MasterKey, settings: Settings) {
+        self.verifier = verifier
+        self.sessions = sessions
+        self.masterKey = masterKey
+        self.issuer = settings.issuerString
+        self.idleLifetime = settings.lifetimes.refreshIdleSeconds
+    }
+
+    /// The RFC 7662 response members; `active` false carries nothing else.
+    public struct Result: Sendable, Equatable, Encodable {
+        public var active: Bool
+        public var token_type: String?
+        public var scope: String?
+        public var client_id: String?
+        public var sub: String?
+        public var aud: [String]?
+        public var iss: String?
+        public var exp: Int?
+        public var iat: Int?
+        public var nbf: Int?
+        public var jti: String?
+        public var sid: String?
+        public var roles: [String]?
+        public var auth_time: Int?
+
+        public static let inactive = Result(active: false)
+    }
+
+    /// Access tokens of any client; refresh tokens only to the client they were issued to.
+    public func introspect(token: String, client: Client) async throws -> Result {
+        if let refresh = RefreshToken(verifying: token, with: masterKey) {
+            guard let session = try await sessions.current(sessionID: refresh.sessionID, counter: refresh.counter, idleLifetime: idleLifetime),
+                  session.clientID == client.clientID
+            else { return .inactive }
+            return Result(
+                active: true, token_type: "refresh_token", scope: session.scope, client_id: session.clientID,
+                sub: session.userID.uuidString.lowercased(), iss: issuer, exp: Int(session.expiresAt.timeIntervalSince1970),
+                iat: Int(session.createdAt.timeIntervalSince1970), sid: refresh.sessionID.uuidString.lowercased(),
+                auth_time: Int(session.authTime.timeIntervalSince1970))
+        }
+        guard let claims = try? await verifier.verify(token) else { return .inactive }
+        return Result(
+            active: true, token_type: "Bearer", scope: claims.scope, client_id: claims.client_id, sub: claims.sub,
+            aud: claims.aud.value, iss: claims.iss, exp: claims.exp, iat: claims.iat, nbf: claims.nbf, jti: claims.jti,
+            sid: claims.sid, roles: claims.roles, auth_time: claims.auth_time)
+    }
+}

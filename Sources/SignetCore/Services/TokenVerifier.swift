@@ -1,0 +1,96 @@
+import Foundation
+import JWTKit
+import Logging
+import PostgresNIO
+
+/// The one answer to "is this access token live?", shared by introspection, userinfo and the
+/// admin listener so they can never disagree.
+///
+/// Checks, in order (RFC 8725): size; header `typ` is `at+jwt`, `kid` names a published key and
+/// `alg` is that key's own algorithm, no `crit`; signature; `exp`/`nbf` with leeway; `iss`; then
+/// the revocation list in one query: the `jti`, the session (`sid`), the user (deleted, disabled,
+/// or cut off by `tokens_valid_after`) or, for client tokens, the client.
+///
+/// A user-wide cutoff is exact for tokens of a session (the session must be newer than it); a
+/// token without a session only carries whole-second `iat`, so one issued in the same second as
+/// the cutoff is treated as older (refused) rather than risk keeping an earlier token alive.
+public struct TokenVerifier: Sendable {
+    public static let maximumTokenBytes = 8 * 1024
+
+    let keys: KeyRing
+    let issuer: String
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(keys: KeyRing, settings: Settings, database: Database) {
+        self.keys = keys
+        self.issuer = settings.issuerString
+        self.client = database.client
+        self.logger = database.logger
+    }
+
+    /// Why a token is not live; callers answer all of these alike (`active: false`, 401).
+    public enum Rejection: Error, Equatable {
+        case malformed
+        case badHeader(String)
+        case badSignature
+        case expired
+        case wrongIssuer
+        case revoked
+    }
+
+    /// The claims of `token` if it is a live access token issued here.
+    public func verify(_ token: String) async throws -> AccessTokenClaims {
+        let claims = try await authentic(token)
+        guard try await isLive(claims) else { throw Rejection.revoked }
+        return claims
+    }
+
+    /// Checks everything but the revocation list: a token this issuer signed and that has not expired.
+    public func authentic(_ token: String) async throws -> AccessTokenClaims {
+        guard token.utf8.count <= Self.maximumTokenBytes else { throw Rejection.malformed }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Data(base64URLEncoded: String(parts[0])),
+              let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any]
+        else { throw Rejection.malformed }
+        guard header["typ"] as? String == "at+jwt" else { throw Rejection.badHeader("typ") }
+        guard header["crit"] == nil else { throw Rejection.badHeader("crit") }
+        let keySet = try await keys.keySet()
+        guard let kid = header["kid"] as? String, let algorithm = keySet.algorithms[kid] else {
+            throw Rejection.badHeader("kid")
+        }
+        guard header["alg"] as? String == algorithm.rawValue else { throw Rejection.badHeader("alg") }
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keySet.collection.verify(token, as: AccessTokenClaims.self)
+        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
+            throw Rejection.expired
+        } catch {
+            throw Rejection.badSignature
+        }
+        guard claims.iss == issuer else { throw Rejection.wrongIssuer }
+        return claims
+    }
+
+    /// Whether nothing on the revocation list covers `claims`.
+    public func isLive(_ claims: AccessTokenClaims) async throws -> Bool {
+        let sessionID = claims.sid.flatMap(UUID.init(uuidString:))
+        let userID = sessionID == nil && claims.sub == claims.client_id ? nil : UUID(uuidString: claims.sub)
+        if claims.sid != nil && sessionID == nil { return false }
+        let rows = try await client.query(
+            """
+            SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(claims.jti))
+              AND (\(sessionID?.uuidString ?? "") = '' OR EXISTS (
+                    SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                    WHERE s.id = \(sessionID) AND s.revoked_at IS NULL
+                      AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)))
+              AND (\(userID?.uuidString ?? "") = '' OR EXISTS (
+                    SELECT 1 FROM users u WHERE u.id = \(userID) AND NOT u.disabled
+                      AND (u.tokens_valid_after IS NULL OR \(sessionID != nil)
+                           OR to_timestamp(\(claims.iat)) > date_trunc('second', u.tokens_valid_after))))
+              AND (\(userID?.uuidString ?? "") <> '' OR EXISTS (SELECT 1 FROM clients WHERE client_id = \(claims.client_id)))
+            """, logger: logger)
+        for try await live in rows.decode(Bool.self) { return live }
+        return false
+    }
+}
