@@ -138,18 +138,22 @@ export SIGNET_KEYS_RELOAD_INTERVAL_SECONDS=${SIGNET_KEYS_RELOAD_INTERVAL_SECONDS
 export SIGNET_LOG_LEVEL=${SIGNET_LOG_LEVEL:-info}
 
 audience=https://api.example.com
-alice_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
-root_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+admin_url=http://$SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT
+user_username=alice
+user_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+admin_username=root
+admin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 
 # --- Data ---------------------------------------------------------------------
 step "signet migrate"
 "$SIGNET_BIN" migrate
 
-step "signet users create alice / root"
-printf '%s\n' "$alice_password" |
-    "$SIGNET_BIN" users create alice --role user --email alice@example.com --password-stdin >/dev/null
-printf '%s\n' "$root_password" |
-    "$SIGNET_BIN" users create root --role admin --password-stdin >/dev/null
+step "signet users create $user_username / $admin_username"
+printf '%s\n' "$user_password" |
+    "$SIGNET_BIN" users create "$user_username" --role user --email "$user_username@example.com" \
+        --password-stdin >/dev/null
+printf '%s\n' "$admin_password" |
+    "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
 
 # The value of the `NAME: value` line of a `signet clients create` output.
 field() {
@@ -189,17 +193,21 @@ while ((SECONDS < deadline)); do
         server_pid=""
         die "signet serve exited before answering /healthz"
     fi
-    if "$python" - "$SIGNET_ISSUER/healthz" <<'EOF' 2>/dev/null; then
-import sys, urllib.request
+    # Ready when the public listener answers /healthz and the admin listener
+    # (which serves /admin/... only) accepts connections.
+    if "$python" - "$SIGNET_ISSUER/healthz" "$SIGNET_ADMIN_HOST" "$SIGNET_ADMIN_PORT" <<'EOF' 2>/dev/null; then
+import socket, sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-    sys.exit(0 if r.status == 200 else 1)
+    if r.status != 200:
+        sys.exit(1)
+socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=2).close()
 EOF
         healthy=1
         break
     fi
     sleep 0.5
 done
-[[ -n $healthy ]] || die "signet serve did not answer $SIGNET_ISSUER/healthz within 30 s"
+[[ -n $healthy ]] || die "signet serve did not answer $SIGNET_ISSUER/healthz and listen on $admin_url within 30 s"
 
 # --- Tests --------------------------------------------------------------------
 step "pytest -q Tests/Interop $*"
@@ -211,8 +219,11 @@ SIGNET_URL=$SIGNET_ISSUER \
     INTEROP_POST_CLIENT_ID=$post_client_id \
     INTEROP_POST_CLIENT_SECRET=$post_client_secret \
     INTEROP_PUBLIC_CLIENT_ID=$public_client_id \
-    INTEROP_USERNAME=alice \
-    INTEROP_PASSWORD=$alice_password \
+    INTEROP_USERNAME=$user_username \
+    INTEROP_PASSWORD=$user_password \
+    SIGNET_ADMIN_URL=$admin_url \
+    INTEROP_ADMIN_USERNAME=$admin_username \
+    INTEROP_ADMIN_PASSWORD=$admin_password \
     PYTHONDONTWRITEBYTECODE=1 \
     "$python" -m pytest -q -p no:cacheprovider Tests/Interop "$@" || status=$?
 step "pytest exited with $status"

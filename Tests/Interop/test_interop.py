@@ -14,6 +14,9 @@ passes these settings:
                                  confidential client, client_secret_post
     INTEROP_PUBLIC_CLIENT_ID     public client (auth method none)
     INTEROP_USERNAME/_PASSWORD   a user holding the role "user"
+    SIGNET_ADMIN_URL             base URL of the admin listener
+    INTEROP_ADMIN_USERNAME/_PASSWORD
+                                 a user holding the role "admin"
     SIGNET_BIN                   the signet executable (for key rotation), run
                                  with the environment of this process
     INTEROP_ROTATION_PICKUP_SECONDS
@@ -23,8 +26,10 @@ passes these settings:
 The server runs with a refresh-token reuse grace period of 0 seconds.
 """
 
+import datetime
 import os
 import pathlib
+import secrets
 import subprocess
 import time
 
@@ -59,6 +64,14 @@ POST_CLIENT_SECRET = setting("INTEROP_POST_CLIENT_SECRET")
 PUBLIC_CLIENT_ID = setting("INTEROP_PUBLIC_CLIENT_ID")
 USERNAME = setting("INTEROP_USERNAME")
 PASSWORD = setting("INTEROP_PASSWORD")
+ADMIN_URL = setting("SIGNET_ADMIN_URL").rstrip("/")
+ADMIN_USERNAME = setting("INTEROP_ADMIN_USERNAME")
+ADMIN_PASSWORD = setting("INTEROP_ADMIN_PASSWORD")
+# Claims a live access token's introspection answer repeats from the token.
+INTROSPECTED_CLAIMS = [
+    "sub", "client_id", "scope", "exp", "iat", "nbf", "jti", "iss", "aud", "sid", "roles",
+    "auth_time",
+]
 
 
 # --- helpers ----------------------------------------------------------------
@@ -81,6 +94,21 @@ def jwks_uri(metadata):
     return metadata["jwks_uri"]
 
 
+@pytest.fixture(scope="module")
+def revocation_endpoint(metadata):
+    return metadata["revocation_endpoint"]
+
+
+@pytest.fixture(scope="module")
+def introspection_endpoint(metadata):
+    return metadata["introspection_endpoint"]
+
+
+@pytest.fixture(scope="module")
+def userinfo_endpoint(metadata):
+    return metadata["userinfo_endpoint"]
+
+
 def basic_session(scope=SCOPE):
     return OAuth2Session(
         CLIENT_ID,
@@ -90,13 +118,38 @@ def basic_session(scope=SCOPE):
     )
 
 
-def password_login(token_endpoint):
-    """Log in as the test user through authlib's password grant."""
-    session = basic_session()
+def password_login(token_endpoint, username=USERNAME, password=PASSWORD, scope=SCOPE):
+    """Log in as a user (the test user by default) through authlib's password grant."""
+    session = basic_session(scope=scope)
     token = session.fetch_token(
-        token_endpoint, username=USERNAME, password=PASSWORD, grant_type="password"
+        token_endpoint, username=username, password=password, grant_type="password"
     )
     return session, token
+
+
+def introspect(introspection_endpoint, token, token_type_hint=None):
+    """Ask for a token's status the way a resource server does (RFC 7662, client_secret_basic)."""
+    response = basic_session().introspect_token(
+        introspection_endpoint, token=token, token_type_hint=token_type_hint, timeout=TIMEOUT
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    return response.json()
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def parse_time(value):
+    """An RFC 3339 timestamp as an aware datetime."""
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert parsed.tzinfo is not None, value
+    return parsed
+
+
+def assert_not_cacheable(response):
+    assert "no-store" in response.headers.get("Cache-Control", "").lower(), response.headers
 
 
 def verify_access_token(token, jwks_uri, jwks_client=None):
@@ -396,3 +449,321 @@ def test_key_rotation_keeps_earlier_tokens_verifiable(token_endpoint, jwks_uri):
     # The token signed before the rotation stays valid for a gateway that
     # (re)fetches the key set after the new key is in use.
     verify_access_token(before["access_token"], jwks_uri, jwks_client=jwt.PyJWKClient(jwks_uri))
+
+
+# --- revocation (RFC 7009) and introspection (RFC 7662) ---------------------
+
+
+def test_revoking_a_refresh_token_ends_its_session(
+    token_endpoint, revocation_endpoint, introspection_endpoint
+):
+    session, token = password_login(token_endpoint)
+    assert introspect(introspection_endpoint, token["access_token"])["active"] is True
+
+    response = session.revoke_token(
+        revocation_endpoint,
+        token=token["refresh_token"],
+        token_type_hint="refresh_token",
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+
+    with pytest.raises(OAuthError) as failure:
+        basic_session().refresh_token(token_endpoint, refresh_token=token["refresh_token"])
+    assert failure.value.error == "invalid_grant"
+    assert introspect(introspection_endpoint, token["access_token"]) == {"active": False}
+    assert introspect(introspection_endpoint, token["refresh_token"]) == {"active": False}
+
+
+def test_revoking_an_access_token_deactivates_it_but_keeps_its_session(
+    token_endpoint, jwks_uri, revocation_endpoint, introspection_endpoint
+):
+    session, token = password_login(token_endpoint)
+    first_claims = verify_access_token(token["access_token"], jwks_uri)
+
+    response = session.revoke_token(
+        revocation_endpoint,
+        token=token["access_token"],
+        token_type_hint="access_token",
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert introspect(introspection_endpoint, token["access_token"]) == {"active": False}
+
+    refreshed = session.refresh_token(token_endpoint, refresh_token=token["refresh_token"])
+    refreshed_claims = verify_access_token(refreshed["access_token"], jwks_uri)
+    assert refreshed_claims["sid"] == first_claims["sid"]
+    assert refreshed_claims["jti"] != first_claims["jti"]
+    assert introspect(introspection_endpoint, refreshed["access_token"])["active"] is True
+
+
+def test_revocation_finds_the_token_whatever_the_type_hint(
+    token_endpoint, revocation_endpoint, introspection_endpoint
+):
+    # RFC 7009 2.1: a wrong hint only widens the search.
+    session, token = password_login(token_endpoint)
+    response = session.revoke_token(
+        revocation_endpoint, token=token["refresh_token"], token_type_hint="access_token", timeout=TIMEOUT
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert introspect(introspection_endpoint, token["refresh_token"]) == {"active": False}
+    assert introspect(introspection_endpoint, token["access_token"]) == {"active": False}
+
+    session, token = password_login(token_endpoint)
+    response = session.revoke_token(
+        revocation_endpoint, token=token["access_token"], token_type_hint="refresh_token", timeout=TIMEOUT
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert introspect(introspection_endpoint, token["access_token"]) == {"active": False}
+    assert introspect(introspection_endpoint, token["refresh_token"])["active"] is True
+
+
+def test_a_client_cannot_revoke_tokens_issued_to_another_client(
+    token_endpoint, revocation_endpoint, introspection_endpoint
+):
+    session, token = password_login(token_endpoint)
+    others = [
+        OAuth2Session(
+            POST_CLIENT_ID, POST_CLIENT_SECRET, token_endpoint_auth_method="client_secret_post"
+        ),
+        OAuth2Session(PUBLIC_CLIENT_ID, token_endpoint_auth_method="none"),
+    ]
+    for other in others:
+        for name in ("access_token", "refresh_token"):
+            response = other.revoke_token(
+                revocation_endpoint, token=token[name], token_type_hint=name, timeout=TIMEOUT
+            )
+            assert response.status_code < 500, (other.client_id, name, response.status_code, response.text)
+
+    assert introspect(introspection_endpoint, token["access_token"])["active"] is True
+    assert introspect(introspection_endpoint, token["refresh_token"])["active"] is True
+    refreshed = session.refresh_token(token_endpoint, refresh_token=token["refresh_token"])
+    assert refreshed["access_token"]
+
+
+def test_introspection_of_a_live_access_token_agrees_with_the_token(
+    token_endpoint, jwks_uri, introspection_endpoint
+):
+    _, token = password_login(token_endpoint)
+    claims = verify_access_token(token["access_token"], jwks_uri)
+
+    result = introspect(introspection_endpoint, token["access_token"], "access_token")
+
+    assert result["active"] is True
+    assert result["token_type"] == "Bearer"
+    for name in INTROSPECTED_CLAIMS:
+        assert name in result, (name, result)
+        if name == "aud":
+            assert as_list(result["aud"]) == as_list(claims["aud"]), (result["aud"], claims["aud"])
+        else:
+            assert result[name] == claims[name], (name, result[name], claims[name])
+
+
+def test_introspection_reports_the_current_refresh_token_of_a_live_session(
+    token_endpoint, introspection_endpoint
+):
+    session, first = password_login(token_endpoint)
+    result = introspect(introspection_endpoint, first["refresh_token"], "refresh_token")
+    assert result["active"] is True, result
+    assert result["token_type"] == "refresh_token", result
+
+    second = session.refresh_token(token_endpoint, refresh_token=first["refresh_token"])
+    assert introspect(introspection_endpoint, second["refresh_token"])["active"] is True
+    assert introspect(introspection_endpoint, first["refresh_token"]) == {"active": False}
+
+
+def test_introspection_of_an_unknown_or_malformed_token_is_inactive(
+    token_endpoint, introspection_endpoint
+):
+    _, token = password_login(token_endpoint)
+    header, payload, signature = token["access_token"].split(".")
+    flipped = "B" if signature[10] == "A" else "A"
+    tampered = ".".join([header, payload, signature[:10] + flipped + signature[11:]])
+    for candidate in ("not-a-token", secrets.token_urlsafe(32), tampered, token["refresh_token"] + "x"):
+        assert introspect(introspection_endpoint, candidate) == {"active": False}, candidate
+
+
+def test_revoking_an_unknown_token_succeeds(revocation_endpoint):
+    session = basic_session()
+    for hint in ("refresh_token", "access_token", None):
+        response = session.revoke_token(
+            revocation_endpoint,
+            token=secrets.token_urlsafe(32),
+            token_type_hint=hint,
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200, (hint, response.status_code, response.text)
+
+
+def test_revocation_and_introspection_responses_are_not_cacheable(
+    token_endpoint, revocation_endpoint, introspection_endpoint
+):
+    session, token = password_login(token_endpoint)
+    client = basic_session()
+
+    live = client.introspect_token(introspection_endpoint, token=token["access_token"], timeout=TIMEOUT)
+    assert live.status_code == 200, live.text
+    assert live.json()["active"] is True
+    assert_not_cacheable(live)
+
+    revoked = session.revoke_token(
+        revocation_endpoint, token=token["refresh_token"], token_type_hint="refresh_token", timeout=TIMEOUT
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert_not_cacheable(revoked)
+
+    unknown = session.revoke_token(revocation_endpoint, token=secrets.token_urlsafe(32), timeout=TIMEOUT)
+    assert unknown.status_code == 200, unknown.text
+    assert_not_cacheable(unknown)
+
+    inactive = client.introspect_token(introspection_endpoint, token=token["access_token"], timeout=TIMEOUT)
+    assert inactive.status_code == 200, inactive.text
+    assert inactive.json() == {"active": False}
+    assert_not_cacheable(inactive)
+
+
+def test_introspection_rejects_a_client_with_a_wrong_secret(token_endpoint, introspection_endpoint):
+    _, token = password_login(token_endpoint)
+    impostor = OAuth2Session(
+        CLIENT_ID, CLIENT_SECRET + "x", token_endpoint_auth_method="client_secret_basic"
+    )
+    response = impostor.introspect_token(
+        introspection_endpoint, token=token["access_token"], timeout=TIMEOUT
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert "active" not in response.json()
+
+
+def test_introspection_is_refused_to_a_public_client(token_endpoint, introspection_endpoint):
+    _, token = password_login(token_endpoint)
+    spa = OAuth2Session(PUBLIC_CLIENT_ID, token_endpoint_auth_method="none")
+    response = spa.introspect_token(introspection_endpoint, token=token["access_token"], timeout=TIMEOUT)
+    assert response.status_code in (400, 401), (response.status_code, response.text)
+    assert response.json()["error"] in ("invalid_client", "unauthorized_client"), response.text
+    assert "active" not in response.json()
+
+
+# --- userinfo (OIDC Core 5.3) -----------------------------------------------
+
+
+def test_userinfo_returns_the_claims_of_the_bearer(token_endpoint, jwks_uri, userinfo_endpoint):
+    session, token = password_login(token_endpoint)
+    claims = verify_access_token(token["access_token"], jwks_uri)
+
+    response = session.get(userinfo_endpoint, timeout=TIMEOUT)
+
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    userinfo = response.json()
+    assert userinfo["sub"] == claims["sub"]
+    assert userinfo["preferred_username"] == USERNAME
+    assert isinstance(userinfo["roles"], list) and "user" in userinfo["roles"]
+
+
+def test_userinfo_leaves_out_the_profile_without_the_profile_scope(token_endpoint, userinfo_endpoint):
+    session, token = password_login(token_endpoint, scope="openid")
+    assert token["scope"].split() == ["openid"]
+
+    response = session.get(userinfo_endpoint, timeout=TIMEOUT)
+
+    assert response.status_code == 200, (response.status_code, response.text)
+    userinfo = response.json()
+    assert userinfo["sub"]
+    assert "preferred_username" not in userinfo, userinfo
+
+
+def test_userinfo_needs_the_openid_scope(token_endpoint, userinfo_endpoint):
+    session, _ = password_login(token_endpoint, scope="api")
+    response = session.get(userinfo_endpoint, timeout=TIMEOUT)
+    assert response.status_code == 403, (response.status_code, response.text)
+    assert "insufficient_scope" in response.headers.get("WWW-Authenticate", ""), response.headers
+
+
+def test_userinfo_refuses_a_missing_or_revoked_bearer_token(
+    token_endpoint, revocation_endpoint, userinfo_endpoint
+):
+    anonymous = requests.get(userinfo_endpoint, timeout=TIMEOUT)
+    assert anonymous.status_code == 401, (anonymous.status_code, anonymous.text)
+    assert anonymous.headers.get("WWW-Authenticate", "").lower().startswith("bearer"), anonymous.headers
+
+    session, token = password_login(token_endpoint)
+    assert session.get(userinfo_endpoint, timeout=TIMEOUT).status_code == 200
+    revoked = session.revoke_token(
+        revocation_endpoint, token=token["access_token"], token_type_hint="access_token", timeout=TIMEOUT
+    )
+    assert revoked.status_code == 200, revoked.text
+    response = session.get(userinfo_endpoint, timeout=TIMEOUT)
+    assert response.status_code == 401, (response.status_code, response.text)
+    assert "invalid_token" in response.headers.get("WWW-Authenticate", ""), response.headers
+
+
+# --- admin listener ---------------------------------------------------------
+
+
+def test_admin_reads_the_audit_trail_on_the_admin_listener(token_endpoint, jwks_uri):
+    session, token = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
+    claims = verify_access_token(token["access_token"], jwks_uri)
+    assert "admin" in claims["roles"], claims["roles"]
+    admin_id, sid = claims["sub"], claims["sid"]
+
+    response = session.get(
+        f"{ADMIN_URL}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
+    )
+
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    events = response.json()["events"]
+    assert events
+    for event in events:
+        assert event["type"] == "login_succeeded", event
+        for name in ("id", "at", "user_id", "client_id"):
+            assert name in event, (name, event)
+    assert admin_id in {event["user_id"] for event in events}, events
+
+    times = [parse_time(event["at"]) for event in events]
+    assert times == sorted(times, reverse=True), "audit events are not newest first"
+
+    mine = session.get(
+        f"{ADMIN_URL}/admin/audit",
+        params={"type": "login_succeeded", "user_id": admin_id},
+        timeout=TIMEOUT,
+    )
+    assert mine.status_code == 200, (mine.status_code, mine.text)
+    my_events = mine.json()["events"]
+    assert my_events
+    assert {event["user_id"] for event in my_events} == {admin_id}
+    # The newest of them is the login that issued this token.
+    assert my_events[0]["session_id"] == sid, (my_events[0], sid)
+    assert my_events[0]["client_id"] == CLIENT_ID, my_events[0]
+
+
+def test_admin_listener_refuses_a_user_without_the_admin_role(token_endpoint):
+    session, _ = password_login(token_endpoint)
+    response = session.get(
+        f"{ADMIN_URL}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 403, (response.status_code, response.text)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    assert response.json()["error"], response.text
+
+
+def test_admin_listener_requires_a_bearer_token():
+    response = requests.get(
+        f"{ADMIN_URL}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 401, (response.status_code, response.text)
+    forged = requests.get(
+        f"{ADMIN_URL}/admin/audit",
+        params={"type": "login_succeeded"},
+        headers={"Authorization": f"Bearer {secrets.token_urlsafe(32)}"},
+        timeout=TIMEOUT,
+    )
+    assert forged.status_code == 401, (forged.status_code, forged.text)
+
+
+def test_admin_api_is_not_served_on_the_public_listener(token_endpoint):
+    session, _ = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
+    response = session.get(
+        f"{ISSUER}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 404, (response.status_code, response.text)
