@@ -16,9 +16,16 @@ struct AdminError: Error {
     static func conflict(_ description: String) -> AdminError { AdminError(status: .conflict, code: "conflict", description: description) }
 }
 
-/// Maps every error of the admin routes to a status and the contract's JSON shape, once.
+/// Maps every error of the admin routes to a status and the contract's JSON shape, once, and marks
+/// every admin answer `Cache-Control: no-store` (they describe users, sessions and secrets).
 struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await render(request, context: context, next: next)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    private func render(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as AdminError {
