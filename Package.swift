@@ -58,6 +58,7 @@ let package = Package(
                 "SignetCore",
                 "SignetHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(

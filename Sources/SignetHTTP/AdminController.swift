@@ -26,6 +26,7 @@ struct AdminController: Sendable {
 
     private var users: UserAccounts { services.environment.users }
     private var settings: Settings { services.environment.settings }
+    private var bodyLimit: Int { settings.http.adminBodyLimit }
 
     // MARK: users
 
@@ -73,7 +74,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func createUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let input = try await StrictJSON.decode(UserIn.self, from: request, allowed: ["username", "password", "email", "roles"])
+        let input = try await StrictJSON.decode(UserIn.self, from: request, allowed: ["username", "password", "email", "roles"], limit: bodyLimit)
         let user = try await users.create(
             .init(username: input.username, password: input.password, email: input.email, roles: input.roles ?? []),
             origin: context.origin)
@@ -87,7 +88,7 @@ struct AdminController: Sendable {
 
     @Sendable func updateUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let id = try context.uuid("id", "user")
-        let patch = try await StrictJSON.decode(UserPatch.self, from: request, allowed: ["password", "roles", "disabled"])
+        let patch = try await StrictJSON.decode(UserPatch.self, from: request, allowed: ["password", "roles", "disabled"], limit: bodyLimit)
         let user = try await users.update(
             id: id, .init(password: patch.password, roles: patch.roles, disabled: patch.disabled), origin: context.origin)
         return try jsonResponse(UserOut(user))
@@ -163,7 +164,7 @@ struct AdminController: Sendable {
     @Sendable func createClient(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let input = try await StrictJSON.decode(
             ClientIn.self, from: request,
-            allowed: ["client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience"])
+            allowed: ["client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience"], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw AdminError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
         }
@@ -210,7 +211,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func revoke(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let input = try await StrictJSON.decode(RevocationIn.self, from: request, allowed: ["jti", "session_id", "user_id", "token"])
+        let input = try await StrictJSON.decode(RevocationIn.self, from: request, allowed: ["jti", "session_id", "user_id", "token"], limit: bodyLimit)
         let given = [input.jti, input.session_id, input.user_id, input.token].compactMap { $0 }
         guard given.count == 1 else {
             throw AdminError.invalidRequest("give exactly one of jti, session_id, user_id, token")

@@ -84,10 +84,8 @@ struct AdminAuthMiddleware: RouterMiddleware {
 
 /// Admin request bodies: a JSON object whose members must all be known (unknown → 400).
 enum StrictJSON {
-    static let maximumBytes = 64 * 1024
-
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, allowed: Set<String>) async throws -> T {
-        let body = try await request.body.collect(upTo: maximumBytes)
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, allowed: Set<String>, limit: Int) async throws -> T {
+        let body = try await request.body.collect(upTo: limit)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             throw AdminError.invalidRequest("the body must be application/json")
         }

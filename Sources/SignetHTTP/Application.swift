@@ -26,11 +26,19 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
 
 /// Routes of the public listener (applications and gateways).
 public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
+    let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
+    router.add(middleware: EdgeMiddleware())
     router.addRoutes(HealthController(database: services.environment.database).endpoints)
-    router.addRoutes(try WellKnownController(keys: services.keys, settings: services.environment.settings).endpoints)
-    let oauth = router.group().add(middleware: OAuthErrorMiddleware())
-    oauth.addRoutes(TokenController(services: services).endpoints)
+    router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
+    let address = ClientAddress(settings: settings)
+    let limits = settings.rateLimits
+    let oauth = router.group()
+        .add(middleware: OAuthErrorMiddleware())
+        .add(middleware: RateLimitMiddleware(
+            buckets: TokenBuckets(capacity: limits.burst, refillPerSecond: limits.requestsPerSecond), address: address))
+    let failedLogins = TokenBuckets(capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds))
+    oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins, address: address).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
     router.group().add(middleware: BearerErrorMiddleware()).addRoutes(UserinfoController(services: services).endpoints)
     return router
@@ -39,6 +47,7 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
 /// Routes of the admin listener. It is never mounted on the public listener.
 public func buildAdminRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let router = Router(context: SignetRequestContext.self)
+    router.add(middleware: EdgeMiddleware())
     router.group()
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: AdminAuthMiddleware(services: services))

@@ -30,11 +30,12 @@ struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         default:
             status = .badRequest
         }
+        let final = error.status.map { HTTPResponse.Status(code: $0) } ?? status
         if let retryAfter = error.retryAfter {
             headers[.retryAfter] = String(retryAfter)
         }
         let body = try! sortedJSONEncoder.encode(ErrorBody(error: error.code.rawValue, error_description: error.description))
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+        return Response(status: final, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
     }
 }
 

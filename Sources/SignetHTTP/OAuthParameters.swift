@@ -19,8 +19,13 @@ struct OAuthParameters: Sendable {
         return value
     }
 
-    static func parse(_ request: Request, context: some RequestContext, limit: Int = 16 * 1024) async throws -> OAuthParameters {
-        let body = try await request.body.collect(upTo: limit)
+    static func parse(_ request: Request, context: some RequestContext, limit: Int) async throws -> OAuthParameters {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw OAuthError(.invalidRequest, "the body is larger than \(limit) bytes", status: 413)
+        }
         let mediaType = request.headers[.contentType]?.split(separator: ";").first?
             .trimmingCharacters(in: .whitespaces).lowercased()
         switch mediaType {
@@ -37,8 +42,9 @@ struct OAuthParameters: Sendable {
         var values: [String: String] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = decode(parts.count == 2 ? parts[1] : "") else {
-                throw .invalidRequest("the body is not valid form encoding")
+            guard let name = decode(parts[0]) else { throw .invalidRequest("a parameter name is not valid UTF-8 form encoding") }
+            guard let value = decode(parts.count == 2 ? parts[1] : "") else {
+                throw .invalidRequest("parameter \(Self.printable(name)) is not valid UTF-8 form encoding")
             }
             try check(name, value)
             guard values.updateValue(value, forKey: name) == nil else {
@@ -65,10 +71,30 @@ struct OAuthParameters: Sendable {
         part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
+    /// The longest value each parameter may have, in bytes; others may have up to `defaultMaximum`.
+    /// (`token` may exceed what the verifier accepts: an oversized token is inactive, not an error.)
+    static let maximumBytes: [String: Int] = [
+        "grant_type": 64, "username": 1024, "password": 1024, "scope": 1024, "client_id": 128, "client_secret": 256,
+        "refresh_token": 128, "token": 2 * TokenVerifier.maximumTokenBytes, "token_type_hint": 64,
+    ]
+    static let defaultMaximum = 1024
+
     private static func check(_ name: String, _ value: String) throws(OAuthError) {
-        if name.unicodeScalars.contains("\0") || value.unicodeScalars.contains("\0") {
-            throw .invalidRequest("parameter \(name.unicodeScalars.contains("\0") ? "name" : name) contains a NUL byte")
+        guard name.utf8.count <= 64, !name.unicodeScalars.contains("\0") else {
+            throw .invalidRequest("a parameter name is too long or contains NUL")
         }
+        if value.unicodeScalars.contains("\0") {
+            throw .invalidRequest("parameter \(printable(name)) contains a NUL byte")
+        }
+        let maximum = maximumBytes[name] ?? defaultMaximum
+        if value.utf8.count > maximum {
+            throw .invalidRequest("parameter \(printable(name)) is longer than \(maximum) bytes")
+        }
+    }
+
+    /// A parameter name fit to quote in an error description.
+    private static func printable(_ name: String) -> String {
+        name.unicodeScalars.allSatisfy { $0.isASCII && !$0.properties.isWhitespace && $0.value >= 0x21 } ? name : "(unprintable name)"
     }
 }
 

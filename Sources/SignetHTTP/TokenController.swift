@@ -5,6 +5,9 @@ import SignetCore
 /// `POST /oauth2/token` (RFC 6749 §3.2): the password, refresh_token and client_credentials grants.
 struct TokenController: Sendable {
     let services: TokenServices
+    /// Failed password logins per client address; when spent, password logins get 429.
+    let failedLogins: TokenBuckets
+    let address: ClientAddress
 
     struct Body: Encodable {
         var access_token: String
@@ -21,7 +24,7 @@ struct TokenController: Sendable {
     }
 
     @Sendable func token(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let parameters = try await OAuthParameters.parse(request, context: context)
+        let parameters = try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit)
         let credentials = try parameters.clientCredentials(authorization: request.headers[.authorization])
         let grantType = try parameters.required("grant_type")
         guard let grant = GrantType(rawValue: grantType) else {
@@ -32,9 +35,18 @@ struct TokenController: Sendable {
         let result: TokenResponse
         switch grant {
         case .password:
-            result = try await services.grants.password(
-                client: client, username: try parameters.required("username"), password: try parameters.required("password"),
-                scope: scope, origin: context.origin)
+            let origin = address.of(request, context: context)
+            if let wait = failedLogins.wouldAllow(origin) {
+                throw OAuthError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
+            }
+            do {
+                result = try await services.grants.password(
+                    client: client, username: try parameters.required("username"), password: try parameters.required("password"),
+                    scope: scope, origin: context.origin)
+            } catch let error as OAuthError where error == .invalidCredentials {
+                _ = failedLogins.take(origin)
+                throw error
+            }
         case .refreshToken:
             result = try await services.grants.refresh(
                 client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)

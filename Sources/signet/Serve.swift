@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SignetCore
 import SignetHTTP
 
@@ -19,6 +20,11 @@ struct Serve: AsyncParsableCommand {
             logger.warning("starting without a database; /readyz answers 503 until it is reachable", metadata: ["reason": "\(error)"])
         }
         let app = try await buildApplication(reader: reader, logger: logger)
-        try await app.runService()
+        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), then exit 0.
+        var configuration = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(settings.http.shutdownGraceSeconds)
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
     }
 }

@@ -17,7 +17,6 @@ struct Signet: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, Users.self, Clients.self, Keys.self])
 
     static func main() async {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -44,9 +43,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "JSON settings file (default: Config/signet.json if present, or $SIGNET_CONFIG_FILE).")
     var config: String?
 
+    /// Reads the settings and installs the configured log output; call once per process.
     func settings() async throws -> (Settings, ConfigReader) {
         let reader = try await Settings.reader(configFile: config)
-        return (try Settings(reader: reader), reader)
+        let settings = try Settings(reader: reader)
+        SignetLogging.bootstrap(format: settings.logFormat)
+        return (settings, reader)
     }
 }
 

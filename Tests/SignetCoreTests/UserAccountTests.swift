@@ -47,11 +47,11 @@ struct UserAccountTests {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
             let created = try await users.create(.init(username: "bob", password: "hunter2hunter2"))
-            #expect(try await users.authenticate(username: "BOB", password: "hunter2hunter2") == .authenticated(created))
-            #expect(try await users.authenticate(username: "bob", password: "hunter2hunter3") == .rejected)
-            #expect(try await users.authenticate(username: "nobody", password: "hunter2hunter2") == .rejected)
-            #expect(try await users.authenticate(username: "", password: "hunter2hunter2") == .rejected)
-            #expect(try await users.authenticate(username: "bob", password: String(repeating: "x", count: 5000)) == .rejected)
+            #expect(try await users.login("BOB", "hunter2hunter2") == .authenticated(created))
+            #expect(try await users.login("bob", "hunter2hunter3") == .rejected(.wrongPassword))
+            #expect(try await users.login("nobody", "hunter2hunter2") == .rejected(.unknownUser))
+            #expect(try await users.login("", "hunter2hunter2") == .rejected(.unknownUser))
+            #expect(try await users.login("bob", String(repeating: "x", count: 5000)) == .rejected(.wrongPassword))
         }
     }
 
@@ -62,14 +62,14 @@ struct UserAccountTests {
             let newParameters = Argon2Parameters(memoryKiB: 1024, iterations: 2, parallelism: 1)
             let upgraded = try Self.accounts(db, parameters: newParameters)
 
-            #expect(try await upgraded.authenticate(username: "carol", password: "wrong password") == .rejected)
+            #expect(try await upgraded.login("carol", "wrong password").isRejected)
             let unchanged: [String] = try await db.column("SELECT password_hash FROM users WHERE id = \(user.id)")
             #expect(Argon2id.parameters(of: unchanged[0]) == .init(memoryKiB: 512, iterations: 1, parallelism: 1))
 
-            #expect(try await upgraded.authenticate(username: "carol", password: "carol's password") == .authenticated(user))
+            #expect(try await upgraded.login("carol", "carol's password") == .authenticated(user))
             let rehashed: [String] = try await db.column("SELECT password_hash FROM users WHERE id = \(user.id)")
             #expect(Argon2id.parameters(of: rehashed[0]) == newParameters)
-            #expect(try await upgraded.authenticate(username: "carol", password: "carol's password") == .authenticated(user))
+            #expect(try await upgraded.login("carol", "carol's password") == .authenticated(user))
             let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users WHERE id = \(user.id)")
             #expect(validAfter == [nil], "a rehash is not a password change")
         }
@@ -80,11 +80,11 @@ struct UserAccountTests {
             let users = try Self.accounts(db)
             _ = try await users.create(.init(username: "dave", password: "dave's password"))
             try await users.setDisabled(username: "Dave", true)
-            #expect(try await users.authenticate(username: "dave", password: "dave's password") == .rejected)
+            #expect(try await users.login("dave", "dave's password") == .rejected(.disabled))
             let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users")
             #expect(validAfter.first??.timeIntervalSinceNow ?? -100 > -60, "disabling ends earlier tokens")
             try await users.setDisabled(username: "dave", false)
-            guard case .authenticated(let user) = try await users.authenticate(username: "dave", password: "dave's password") else {
+            guard case .authenticated(let user) = try await users.login("dave", "dave's password") else {
                 Issue.record("enabled user should authenticate")
                 return
             }
@@ -97,8 +97,8 @@ struct UserAccountTests {
             let users = try Self.accounts(db)
             _ = try await users.create(.init(username: "erin", password: "first password"))
             try await users.setPassword(username: "erin", password: "second password")
-            #expect(try await users.authenticate(username: "erin", password: "first password") == .rejected)
-            guard case .authenticated = try await users.authenticate(username: "erin", password: "second password") else {
+            #expect(try await users.login("erin", "first password").isRejected)
+            guard case .authenticated = try await users.login("erin", "second password") else {
                 Issue.record("new password should work")
                 return
             }
@@ -147,6 +147,43 @@ struct UserAccountTests {
         }
     }
 
+    @Test func repeatedFailuresLockTheAccountWithGrowingBackOffUntilASuccess() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            let user = try await users.create(.init(username: "mallory", password: "the right password"))
+            for _ in 0..<4 { #expect(try await users.login("mallory", "a wrong password") == .rejected(.wrongPassword)) }
+            #expect(try await users.login("mallory", "the right password") == .authenticated(user), "below the threshold")
+            let reset: [Int] = try await db.column("SELECT failed_login_count FROM users")
+            #expect(reset == [0], "a success resets the count")
+
+            for _ in 0..<5 { _ = try await users.login("mallory", "a wrong password") }
+            #expect(try await users.login("mallory", "the right password") == .rejected(.locked))
+            let firstLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
+            _ = try await users.login("mallory", "a wrong password")
+            let secondLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
+            #expect(secondLock[0] > firstLock[0] * 1.5, "each further failure doubles the back-off")
+
+            try await db.client.query("UPDATE users SET locked_until = now() - interval '1 second'", logger: db.logger)
+            #expect(try await users.login("mallory", "the right password") == .authenticated(user), "the lock expires")
+            let counts: [Int] = try await db.column("SELECT failed_login_count FROM users")
+            #expect(counts == [0])
+            let reasons: [String] = try await db.column(
+                "SELECT detail->>'reason' FROM audit_events WHERE type = 'login_failed' ORDER BY id")
+            #expect(reasons.filter { $0 == "locked" }.count == 1 && reasons.filter { $0 == "wrong_password" }.count == 10)
+        }
+    }
+
+    @Test func backOffIsCappedAndSurvivesAFlood() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "target", password: "the right password"))
+            try await db.client.query("UPDATE users SET failed_login_count = 100000", logger: db.logger)
+            #expect(try await users.login("target", "a wrong password") == .rejected(.wrongPassword))
+            let lock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
+            #expect(lock == [900])
+        }
+    }
+
     @Test func listIsOrderedAndPaged() async throws {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
@@ -169,5 +206,20 @@ struct UsernameTests {
     @Test func lengthIsCountedInBytesAfterNormalization() throws {
         #expect(throws: ValidationError.self) { try Username(String(repeating: "é", count: 129)) }
         #expect(try Username(String(repeating: "é", count: 128)).value.utf8.count == 256)
+    }
+}
+
+extension UserAccounts {
+    static let testLockout = Settings.Lockout(threshold: 5, baseSeconds: 1, maximumSeconds: 900)
+
+    func login(_ username: String, _ password: String) async throws -> AuthenticationResult {
+        try await authenticate(username: username, password: password, lockout: Self.testLockout)
+    }
+}
+
+extension UserAccounts.AuthenticationResult {
+    var isRejected: Bool {
+        if case .rejected = self { return true }
+        return false
     }
 }

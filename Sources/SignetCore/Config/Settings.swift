@@ -53,6 +53,41 @@ public struct Settings: Sendable, Equatable {
         public var jwksMaxAgeSeconds: Int
     }
 
+    /// Brute-force protection of accounts (kept in PostgreSQL, so it holds across nodes and restarts).
+    public struct Lockout: Sendable, Equatable {
+        /// Failed logins in a row before back-off starts.
+        public var threshold: Int
+        /// The first back-off; each further failure doubles it, up to `maximumSeconds`.
+        public var baseSeconds: Int
+        public var maximumSeconds: Int
+
+        public init(threshold: Int, baseSeconds: Int, maximumSeconds: Int) {
+            self.threshold = threshold
+            self.baseSeconds = baseSeconds
+            self.maximumSeconds = maximumSeconds
+        }
+    }
+
+    /// Per-client-address token buckets of the OAuth endpoints (in memory, per node).
+    public struct RateLimits: Sendable, Equatable {
+        /// Requests per second and burst per address, on token, revoke and introspect.
+        public var requestsPerSecond: Double
+        public var burst: Int
+        /// Failed password logins an address may make in a burst, and one more every so many seconds.
+        public var failedLoginBurst: Int
+        public var failedLoginRefillSeconds: Int
+        /// The header carrying the client address from a trusted proxy (`X-Forwarded-For`,
+        /// `X-Real-IP`), or `none` to use the connection's peer address.
+        public var trustedProxyHeader: String?
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public var publicBodyLimit: Int
+        public var adminBodyLimit: Int
+        /// Seconds to finish in-flight requests after SIGTERM before stopping anyway.
+        public var shutdownGraceSeconds: Int
+    }
+
     public var database: Database
     public var publicListener: Listener
     public var adminListener: Listener
@@ -60,6 +95,13 @@ public struct Settings: Sendable, Equatable {
     public var lifetimes: Lifetimes
     public var argon2: Argon2
     public var keys: Keys
+    public var lockout: Lockout
+    public var rateLimits: RateLimits
+    public var http: HTTP
+    /// Allowed clock skew when checking `exp` and `nbf`.
+    public var leewaySeconds: Int
+    /// `text` (one line per event, key=value metadata) or `json` (one JSON object per line).
+    public var logFormat: String
     public var masterKeyFile: String
     /// The master key given directly (base64), which wins over `masterKeyFile`. Never logged.
     public var masterKey: String?
@@ -91,8 +133,21 @@ public struct Settings: Sendable, Equatable {
         "keys.rotation_interval_seconds": 2_592_000,
         "keys.reload_interval_seconds": 30,
         "keys.jwks_max_age_seconds": 300,
+        "access_token.leeway_seconds": 30,
+        "login.lockout_threshold": 5,
+        "login.lockout_base_seconds": 1,
+        "login.lockout_max_seconds": 900,
+        "rate_limit.requests_per_second": 20,
+        "rate_limit.burst": 40,
+        "rate_limit.failed_login_burst": 10,
+        "rate_limit.failed_login_refill_seconds": 30,
+        "rate_limit.trusted_proxy_header": "none",
+        "http.public_body_limit_bytes": 16_384,
+        "http.admin_body_limit_bytes": 65_536,
+        "http.shutdown_grace_seconds": 10,
         "master_key_file": ".data/master.key",
         "log.level": "info",
+        "log.format": "text",
     ]
 
     /// Reads and validates every setting from `reader`.
@@ -146,6 +201,26 @@ public struct Settings: Sendable, Equatable {
             reloadIntervalSeconds: try r.int("keys.reload_interval_seconds", in: 1...3600),
             jwksMaxAgeSeconds: try r.int("keys.jwks_max_age_seconds", in: 0...86_400)
         )
+        leewaySeconds = try r.int("access_token.leeway_seconds", in: 0...300)
+        lockout = Lockout(
+            threshold: try r.int("login.lockout_threshold", in: 1...1000),
+            baseSeconds: try r.int("login.lockout_base_seconds", in: 1...3600),
+            maximumSeconds: try r.int("login.lockout_max_seconds", in: 1...86_400))
+        rateLimits = RateLimits(
+            requestsPerSecond: Double(try r.int("rate_limit.requests_per_second", in: 1...1_000_000)),
+            burst: try r.int("rate_limit.burst", in: 1...1_000_000),
+            failedLoginBurst: try r.int("rate_limit.failed_login_burst", in: 1...100_000),
+            failedLoginRefillSeconds: try r.int("rate_limit.failed_login_refill_seconds", in: 1...86_400),
+            trustedProxyHeader: try r.value("rate_limit.trusted_proxy_header") { text in
+                guard text == "none" || text.range(of: "^[A-Za-z][A-Za-z0-9-]{0,63}$", options: .regularExpression) != nil else {
+                    throw SettingProblem("must be a header name such as X-Forwarded-For, or none")
+                }
+                return text == "none" ? nil : text
+            })
+        http = HTTP(
+            publicBodyLimit: try r.int("http.public_body_limit_bytes", in: 1024...10_485_760),
+            adminBodyLimit: try r.int("http.admin_body_limit_bytes", in: 1024...10_485_760),
+            shutdownGraceSeconds: try r.int("http.shutdown_grace_seconds", in: 0...600))
         masterKeyFile = try r.string("master_key_file")
         masterKey = reader.string(forKey: "master_key", isSecret: true)
         guard keys.jwksMaxAgeSeconds < keys.rotationIntervalSeconds else {
@@ -156,6 +231,10 @@ public struct Settings: Sendable, Equatable {
         logLevel = try r.value("log.level") { text in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(text) else { throw SettingProblem("must be one of \(levels.joined(separator: ", "))") }
+            return text
+        }
+        logFormat = try r.value("log.format") { text in
+            guard ["text", "json"].contains(text) else { throw SettingProblem("must be text or json") }
             return text
         }
     }

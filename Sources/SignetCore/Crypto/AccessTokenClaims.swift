@@ -36,16 +36,12 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         self.auth_time = auth_time
     }
 
-    /// Only time is checked here; issuer, audience and revocation are the verifier's job.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {
-        let now = Int(Date().timeIntervalSince1970)
-        guard exp > now - AccessTokenClaims.leewaySeconds else {
-            throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "expired")
-        }
-        guard nbf <= now + AccessTokenClaims.leewaySeconds else {
-            throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "not yet valid")
-        }
-    }
+    /// Nothing is checked here: ``TokenVerifier`` checks time (with the configured leeway), issuer
+    /// and revocation after the signature.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    static let leewaySeconds = 30
+    /// Whether the token is within its validity window at `now`, allowing `leeway` seconds of skew.
+    public func isCurrent(at now: Int = Int(Date().timeIntervalSince1970), leeway: Int) -> Bool {
+        exp > now - leeway && nbf <= now + leeway && iat <= now + leeway
+    }
 }

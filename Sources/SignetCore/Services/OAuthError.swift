@@ -17,11 +17,14 @@ public struct OAuthError: Error, Equatable, CustomStringConvertible {
     public var description: String
     /// Seconds the client should wait before retrying (`Retry-After`), for overload answers.
     public var retryAfter: Int?
+    /// An HTTP status other than the code's usual one (413 for an oversized body).
+    public var status: Int?
 
-    public init(_ code: Code, _ description: String, retryAfter: Int? = nil) {
+    public init(_ code: Code, _ description: String, retryAfter: Int? = nil, status: Int? = nil) {
         self.code = code
         self.description = description
         self.retryAfter = retryAfter
+        self.status = status
     }
 
     public static func invalidRequest(_ description: String) -> OAuthError { .init(.invalidRequest, description) }

@@ -54,6 +54,7 @@ public struct TokenGrants: Sendable {
     let issuer: TokenIssuer
     let masterKey: MasterKey
     let lifetimes: Settings.Lifetimes
+    let lockout: Settings.Lockout
     let logger: Logger
 
     public init(
@@ -66,6 +67,7 @@ public struct TokenGrants: Sendable {
         self.issuer = issuer
         self.masterKey = masterKey
         self.lifetimes = settings.lifetimes
+        self.lockout = settings.lockout
         self.logger = logger
     }
 
@@ -77,14 +79,13 @@ public struct TokenGrants: Sendable {
         let scopes = try Self.requested(scope, allowed: client.scopes)
         let result: UserAccounts.AuthenticationResult
         do {
-            result = try await users.authenticate(username: username, password: password)
+            result = try await users.authenticate(
+                username: username, password: password, lockout: lockout,
+                failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
         } catch PasswordHasherError.overloaded {
             throw OAuthError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
         }
         guard case .authenticated(let user) = result else {
-            let attempted = (try? Username(username)).map { ["username": $0.value] } ?? [:]
-            try await audit.record(AuditEvent(
-                "login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: attempted))
             throw OAuthError.invalidCredentials
         }
         let scopeText = scopes.joined(separator: " ")

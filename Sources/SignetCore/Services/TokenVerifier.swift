@@ -19,12 +19,14 @@ public struct TokenVerifier: Sendable {
 
     let keys: KeyRing
     let issuer: String
+    let leeway: Int
     let client: PostgresClient
     let logger: Logger
 
     public init(keys: KeyRing, settings: Settings, database: Database) {
         self.keys = keys
         self.issuer = settings.issuerString
+        self.leeway = settings.leewaySeconds
         self.client = database.client
         self.logger = database.logger
     }
@@ -63,11 +65,10 @@ public struct TokenVerifier: Sendable {
         let claims: AccessTokenClaims
         do {
             claims = try await keySet.collection.verify(token, as: AccessTokenClaims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
-            throw Rejection.expired
         } catch {
             throw Rejection.badSignature
         }
+        guard claims.isCurrent(leeway: leeway) else { throw Rejection.expired }
         guard claims.iss == issuer else { throw Rejection.wrongIssuer }
         return claims
     }

@@ -33,8 +33,15 @@ public struct UserAccounts: Sendable {
 
     public enum AuthenticationResult: Sendable, Equatable {
         case authenticated(User)
-        /// Unknown user, wrong password or disabled account: callers answer all three alike.
-        case rejected
+        /// Callers answer every reason alike; the reason is for the audit trail.
+        case rejected(Rejection)
+    }
+
+    public enum Rejection: String, Sendable, Equatable {
+        case unknownUser = "unknown_user"
+        case wrongPassword = "wrong_password"
+        case disabled
+        case locked
     }
 
     public func create(_ input: NewUser, origin: RequestOrigin = .commandLine) async throws -> User {
@@ -90,29 +97,39 @@ public struct UserAccounts: Sendable {
         return true
     }
 
-    /// Checks a login. Always spends one Argon2id verification, whether or not the user exists.
-    public func authenticate(username rawUsername: String, password: String) async throws -> AuthenticationResult {
-        let credential: StoredCredential?
-        if let username = try? Username(rawUsername) {
-            credential = try await store.credential(username: username)
-        } else {
-            credential = nil
+    /// Checks a login. Every attempt costs the same: one credential lookup, one Argon2id
+    /// verification (against a dummy hash for unknown users) and, when rejected, one statement that
+    /// counts the failure (a no-op for unknown names) and records `failureEvent`.
+    public func authenticate(
+        username rawUsername: String, password: String, lockout: Settings.Lockout,
+        failureEvent: AuditEvent = AuditEvent("login_failed")
+    ) async throws -> AuthenticationResult {
+        let username = try? Username(rawUsername)
+        let credential = try await username.asyncMap { try await store.credential(username: $0) } ?? nil
+        let result = try await check(password, credential)
+        if case .rejected(let reason) = result {
+            var event = failureEvent
+            event.detail["reason"] = reason.rawValue
+            if let username { event.detail["username"] = username.value }
+            try await store.recordFailedLogin(username: username?.value ?? "", lockout: lockout, event: event)
+        } else if let credential, credential.failedLogins > 0 {
+            try await store.resetFailedLogins(id: credential.user.id)
         }
-        guard PasswordPolicy.isPlausible(password) else {
-            _ = try await hasher.verify(password.isEmpty ? "-" : "x", against: nil)
-            return .rejected
+        return result
+    }
+
+    private func check(_ password: String, _ credential: StoredCredential?) async throws -> AuthenticationResult {
+        let plausible = PasswordPolicy.isPlausible(password)
+        let verdict = try await hasher.verify(plausible ? password : "-", against: plausible ? credential?.passwordHash : nil)
+        guard let credential else { return .rejected(.unknownUser) }
+        guard case .match(let rehash) = verdict else { return .rejected(.wrongPassword) }
+        if credential.lockedUntil != nil { return .rejected(.locked) }
+        if credential.user.disabled { return .rejected(.disabled) }
+        if let rehash {
+            try await store.upgradeHash(id: credential.user.id, from: credential.passwordHash, to: rehash)
+            logger.info("upgraded password hash parameters", metadata: ["user_id": "\(credential.user.id)"])
         }
-        switch try await hasher.verify(password, against: credential?.passwordHash) {
-        case .mismatch:
-            return .rejected
-        case .match(let rehash):
-            guard let credential else { return .rejected }
-            if let rehash {
-                try await store.upgradeHash(id: credential.user.id, from: credential.passwordHash, to: rehash)
-                logger.info("upgraded password hash parameters", metadata: ["user_id": "\(credential.user.id)"])
-            }
-            return credential.user.disabled ? .rejected : .authenticated(credential.user)
-        }
+        return .authenticated(credential.user)
     }
 
     public func setPassword(username rawUsername: String, password: String, origin: RequestOrigin = .commandLine) async throws {
@@ -150,5 +167,13 @@ public struct UserAccounts: Sendable {
             if seen.insert(role).inserted { result.append(role) }
         }
         return result
+    }
+}
+
+extension Optional {
+    /// `map` for an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

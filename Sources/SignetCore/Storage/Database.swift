@@ -69,10 +69,13 @@ public struct Database: Sendable {
     }
 }
 
-struct TimedOut: Error {}
+/// A deadline passed before the work finished.
+public struct TimedOut: Error {
+    public init() {}
+}
 
 /// Runs `body`, throwing ``TimedOut`` if it has not finished after `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -81,5 +84,27 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable (
         }
         defer { group.cancelAll() }
         return try await group.next()!
+    }
+}
+
+extension Database {
+    /// Whether `error` means the database cannot be used right now (down, restarting, out of
+    /// connections, or too slow), as opposed to Signet sending it something wrong. Callers answer
+    /// such errors with 503 and `Retry-After`.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if error is TimedOut { return true }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+                return true
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53")
+            default:
+                return false
+            }
+        }
+        // The pool's own errors (circuit breaker tripped, request cancelled by a deadline).
+        return String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
     }
 }

@@ -18,6 +18,9 @@ public struct StoredCredential: Sendable {
     public var passwordHash: String
     /// Tokens issued before this instant are no longer valid (password change, user-wide revocation).
     public var tokensValidAfter: Date?
+    /// Failed logins in a row, and until when logins are refused because of them.
+    public var failedLogins: Int
+    public var lockedUntil: Date?
 }
 
 public enum UserStoreError: Error, Equatable {
@@ -66,17 +69,44 @@ public struct UserStore: Sendable {
     public func credential(username: Username) async throws -> StoredCredential? {
         let rows = try await client.query(
             """
-            SELECT id, username, email, roles, disabled, created_at, password_hash, tokens_valid_after
+            SELECT id, username, email, roles, disabled, created_at, password_hash, tokens_valid_after,
+                   failed_login_count, CASE WHEN locked_until > now() THEN locked_until END
             FROM users WHERE username = \(username.value)
             """, logger: logger)
-        for try await (id, name, email, roles, disabled, created, hash, validAfter) in rows.decode(
-            (UUID, String, String?, [String], Bool, Date, String, Date?).self)
+        for try await (id, name, email, roles, disabled, created, hash, validAfter, failures, lockedUntil) in rows.decode(
+            (UUID, String, String?, [String], Bool, Date, String, Date?, Int, Date?).self)
         {
             return StoredCredential(
                 user: User(id: id, username: name, email: email, roles: roles, disabled: disabled, createdAt: created),
-                passwordHash: hash, tokensValidAfter: validAfter)
+                passwordHash: hash, tokensValidAfter: validAfter, failedLogins: failures, lockedUntil: lockedUntil)
         }
         return nil
+    }
+
+    /// Counts a failed login against `username` (if such a user exists) and records `event`, in one
+    /// statement whatever the outcome, so unknown and known names cost the same. From `threshold`
+    /// failures on, logins are refused for `base · 2^(failures − threshold)` seconds, at most `maximum`.
+    public func recordFailedLogin(username: String, lockout: Settings.Lockout, event: AuditEvent) async throws {
+        try await client.query(
+            """
+            WITH failed AS (
+                UPDATE users SET failed_login_count = failed_login_count + 1, last_failed_login_at = now(),
+                    locked_until = CASE WHEN failed_login_count + 1 >= \(lockout.threshold)
+                        THEN now() + make_interval(secs => least(\(Double(lockout.maximumSeconds)),
+                            \(Double(lockout.baseSeconds)) * power(2, least(failed_login_count + 1 - \(lockout.threshold), 30))))
+                        ELSE locked_until END
+                WHERE username = \(username)
+                RETURNING id
+            )
+            INSERT INTO audit_events (type, user_id, client_id, remote_addr, detail)
+            VALUES (\(event.type), (SELECT id FROM failed), \(event.clientID), \(event.remoteAddress), \(event.detailJSON)::jsonb)
+            """, logger: logger)
+    }
+
+    /// Clears the failure count after a successful login.
+    public func resetFailedLogins(id: UUID) async throws {
+        try await client.query(
+            "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = \(id)", logger: logger)
     }
 
     /// Accounts ordered by username, `limit` at a time after `after` (keyset pagination).
