@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import SignetCore
 
 /// An admin API refusal in the contract's shape `{"error": …, "error_description": …}`.
@@ -48,6 +49,8 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var response = Self.render(AdminError(status: .serviceUnavailable, code: "temporarily_unavailable", description: "password hashing is busy"))
             response.headers[.retryAfter] = "1"
             return response
+        } catch is NIOTooManyBytesError {
+            return Self.render(AdminError(status: .contentTooLarge, code: "request_too_large", description: "the body is too large"))
         } catch let error as HTTPError {
             return Self.render(AdminError(
                 status: error.status, code: error.status == .contentTooLarge ? "request_too_large" : "invalid_request",

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SignetCore
 
 /// The parameters of an OAuth request body: `application/x-www-form-urlencoded` (RFC 6749) or a
@@ -23,7 +24,7 @@ struct OAuthParameters: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw OAuthError(.invalidRequest, "the body is larger than \(limit) bytes", status: 413)
         }
         let mediaType = request.headers[.contentType]?.split(separator: ";").first?

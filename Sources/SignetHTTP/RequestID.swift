@@ -53,7 +53,7 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
             for field in error.headers { response.headers.append(field) }
             return response
         } catch let error as any HTTPResponseError {
-            return (try? error.response(from: request, context: context)) ?? Response(status: error.status)
+            return errorResponse(error.status, Self.code(for: error.status), error.status.reasonPhrase)
         } catch {
             if Database.isUnavailable(error) {
                 context.logger.warning("database unavailable", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])

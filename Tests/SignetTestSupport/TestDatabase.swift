@@ -140,14 +140,15 @@ public struct TestServices: Sendable {
 
     /// Runs `body` with services on a fresh schema; `overrides` change settings (dotted keys).
     public static func with<T: Sendable>(
-        overrides: [String: ConfigValue] = [:], _ body: @Sendable (TestServices) async throws -> T
+        overrides: [String: ConfigValue] = [:], logger: Logger = TestDatabase.logger,
+        _ body: @Sendable (TestServices) async throws -> T
     ) async throws -> T {
         try await TestDatabase.withSchema { schema in
             let reader = try TestDatabase.reader(schema: schema, overrides: overrides)
             let settings = try Settings(reader: reader)
             let database = Database(
-                url: settings.database.url, poolSize: 4, connectTimeout: .seconds(5), searchPath: schema, logger: TestDatabase.logger)
-            let environment = try SignetEnvironment(settings: settings, database: database, logger: TestDatabase.logger)
+                url: settings.database.url, poolSize: 4, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
+            let environment = try SignetEnvironment(settings: settings, database: database, logger: logger)
             let services = try TokenServices(environment: environment)
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
