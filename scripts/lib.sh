@@ -63,3 +63,98 @@ apt_install() {
     ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "$@"
 }
+
+# --- Helpers of the scripts that run a real `signet serve` ------------------
+
+# A Python with the given pip requirements importable; sets $python. Uses (and
+# reuses) the venv ${SIGNET_VENV:-.build/interop-venv}; falls back to
+# `pip install --user` where no venv can be made.
+use_python() {
+    local venv=${SIGNET_VENV:-.build/interop-venv}
+    local -a flags=(-q --disable-pip-version-check)
+    usable() { "$venv/bin/python" -m pip --version >/dev/null 2>&1; }
+    # A venv left half made (no pip) is removed; nothing else is.
+    if [[ -e $venv/pyvenv.cfg ]] && ! usable; then rm -rf -- "$venv"; fi
+    if usable; then
+        python=$venv/bin/python
+    elif [[ ! -e $venv ]] && python3 -m venv "$venv" >/dev/null 2>&1 && usable; then
+        step "created Python venv $venv"
+        python=$venv/bin/python
+    else
+        if [[ -e $venv/pyvenv.cfg ]] && ! usable; then rm -rf -- "$venv"; fi
+        warn "cannot create a Python venv in $venv (Debian: apt-get install python3-venv); using pip install --user"
+        python=python3
+        flags+=(--user)
+    fi
+    step "pip install $*"
+    "$python" -m pip install "${flags[@]}" "$@" ||
+        die "pip install failed; install python3-venv (Debian) or make $* importable by python3"
+}
+
+# A TCP port free on 127.0.0.1 right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts `$SIGNET_BIN serve` in the background with its output in $1; sets
+# $server_pid; returns once /healthz answers on SIGNET_PUBLIC_HOST:PORT and the
+# admin port accepts connections (30 s at most).
+start_signet() {
+    local log=$1 deadline=$((SECONDS + 30))
+    step "signet serve on $SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT and $SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT (log: $log)"
+    "$SIGNET_BIN" serve >"$log" 2>&1 &
+    server_pid=$!
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            wait "$server_pid" 2>/dev/null || true
+            server_pid=""
+            tail -n 20 "$log" >&2 || true
+            die "signet serve exited before answering /healthz"
+        fi
+        if python3 - "$SIGNET_PUBLIC_HOST" "$SIGNET_PUBLIC_PORT" "$SIGNET_ADMIN_HOST" "$SIGNET_ADMIN_PORT" <<'PY' 2>/dev/null; then
+import socket, sys, urllib.request
+with urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/healthz", timeout=2) as r:
+    if r.status != 200:
+        sys.exit(1)
+socket.create_connection((sys.argv[3], int(sys.argv[4])), timeout=2).close()
+PY
+            return 0
+        fi
+        sleep 0.3
+    done
+    die "signet serve did not become healthy within 30 s"
+}
+
+# Stops the server started by start_signet (by its pid) and waits for it.
+stop_signet() {
+    if [[ -n ${server_pid:-} ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+
+# Settings for a server on free loopback ports with a random master key and
+# only built-in defaults (a developer's Config/signet.json does not apply).
+# $1: a scratch directory.
+isolated_signet_settings() {
+    printf '{}\n' >"$1/signet.json"
+    export SIGNET_CONFIG_FILE=$1/signet.json
+    SIGNET_PUBLIC_HOST=127.0.0.1
+    SIGNET_PUBLIC_PORT=$(free_port)
+    SIGNET_ADMIN_HOST=127.0.0.1
+    SIGNET_ADMIN_PORT=$(free_port)
+    while [[ $SIGNET_ADMIN_PORT == "$SIGNET_PUBLIC_PORT" ]]; do SIGNET_ADMIN_PORT=$(free_port); done
+    SIGNET_ISSUER=http://127.0.0.1:$SIGNET_PUBLIC_PORT
+    SIGNET_MASTER_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+    export SIGNET_PUBLIC_HOST SIGNET_PUBLIC_PORT SIGNET_ADMIN_HOST SIGNET_ADMIN_PORT SIGNET_ISSUER SIGNET_MASTER_KEY
+    unset SIGNET_MASTER_KEY_FILE
+}
+
+# The value of the `NAME: value` line in $2 (output of `signet clients create`).
+field() {
+    local name=$1 output=$2 value
+    value=$(printf '%s\n' "$output" | sed -n "s/^$name:[[:space:]]*//p" | head -n 1)
+    [[ -n $value ]] || die "no '$name:' line in: $output"
+    printf '%s\n' "$value"
+}

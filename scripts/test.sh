@@ -8,8 +8,8 @@
 #   SIGNET_TEST_PG_PORT  port of the throwaway cluster (default: 54339)
 #
 # Exports SIGNET_TEST_DATABASE_URL and SIGNET_DATABASE_URL (both that
-# cluster's URL) to the tests, then, if they pass, the Python interop suite
-# (scripts/interop.sh). Exits non-zero if either fails.
+# cluster's URL) to the tests, then, if they pass, the suites that drive a real
+# server: scripts/interop.sh and scripts/faults.sh. Exits non-zero if any fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -58,10 +58,12 @@ step "swift test --skip-build $*"
 status=0
 swift test --skip-build "$@" || status=$?
 step "swift test exited with $status"
-if ((status == 0)); then
-    signet_bin=$(swift build --show-bin-path | tail -n 1)/signet
-    step "scripts/interop.sh (SIGNET_BIN=$signet_bin)"
-    SIGNET_BIN=$signet_bin ./scripts/interop.sh || status=$?
-    step "scripts/interop.sh exited with $status"
-fi
+# Suites against a running `signet serve`, each only if everything before passed.
+signet_bin=$(swift build --show-bin-path | tail -n 1)/signet
+for suite in interop faults; do
+    ((status == 0)) || break
+    step "scripts/$suite.sh (SIGNET_BIN=$signet_bin)"
+    SIGNET_BIN=$signet_bin "./scripts/$suite.sh" || status=$?
+    step "scripts/$suite.sh exited with $status"
+done
 exit "$status"

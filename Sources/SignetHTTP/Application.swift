@@ -28,7 +28,7 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
 public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware())
+    router.add(middleware: EdgeMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
     router.addRoutes(HealthController(database: services.environment.database).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
     let address = ClientAddress(settings: settings)
@@ -47,7 +47,7 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
 /// Routes of the admin listener. It is never mounted on the public listener.
 public func buildAdminRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware())
+    router.add(middleware: EdgeMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
     router.group()
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: AdminAuthMiddleware(services: services))

@@ -33,8 +33,11 @@ extension String {
 
 /// Outermost middleware of both listeners: tags the request with an id (response header
 /// `X-Request-Id`, log metadata `request_id`), adds `X-Content-Type-Options: nosniff`, answers a
-/// database outage with 503, and turns anything unexpected into a JSON error instead of a bare 500.
+/// database outage with 503 (also when the database stops answering: requests have a deadline),
+/// and turns anything unexpected into a JSON error instead of a bare 500.
 struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Requests unanswered after this long are cancelled and answered 503.
+    let deadline: Duration
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = RequestID.choose(request.headers[.xRequestID])
         var response = await RequestID.$current.withValue(id) {
@@ -47,7 +50,7 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func respond(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         do {
-            return try await next(request, context)
+            return try await withDeadline(request, context: context, next: next)
         } catch let error as HTTPError {
             var response = errorResponse(error.status, Self.code(for: error.status), error.body ?? error.status.reasonPhrase)
             for field in error.headers { response.headers.append(field) }
@@ -61,6 +64,26 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             context.logger.error("request failed", metadata: ["error": "\(Database.describe(error) ?? String(reflecting: type(of: error)))"])
             return errorResponse(.internalServerError, "server_error", "the server failed to answer; this is a bug in Signet")
+        }
+    }
+
+    /// Runs the rest of the chain in a child task raced against the deadline; the loser is
+    /// cancelled (a pending database lease gives up; the group waits for it before returning, so
+    /// `next` never outlives this call).
+    private func withDeadline(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        try await withoutActuallyEscaping(next) { next in
+            nonisolated(unsafe) let next = next
+            return try await withThrowingTaskGroup(of: Response.self) { group in
+                group.addTask { try await next(request, context) }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    throw TimedOut()
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
         }
     }
 

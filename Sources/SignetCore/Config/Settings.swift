@@ -86,6 +86,9 @@ public struct Settings: Sendable, Equatable {
         public var adminBodyLimit: Int
         /// Seconds to finish in-flight requests after SIGTERM before stopping anyway.
         public var shutdownGraceSeconds: Int
+        /// Seconds a request may take (e.g. waiting for a database that stopped answering) before
+        /// it is cancelled and answered 503.
+        public var requestTimeoutSeconds: Int
     }
 
     public var database: Database
@@ -145,6 +148,7 @@ public struct Settings: Sendable, Equatable {
         "http.public_body_limit_bytes": 16_384,
         "http.admin_body_limit_bytes": 65_536,
         "http.shutdown_grace_seconds": 10,
+        "http.request_timeout_seconds": 10,
         "master_key_file": ".data/master.key",
         "log.level": "info",
         "log.format": "text",
@@ -220,7 +224,8 @@ public struct Settings: Sendable, Equatable {
         http = HTTP(
             publicBodyLimit: try r.int("http.public_body_limit_bytes", in: 1024...10_485_760),
             adminBodyLimit: try r.int("http.admin_body_limit_bytes", in: 1024...10_485_760),
-            shutdownGraceSeconds: try r.int("http.shutdown_grace_seconds", in: 0...600))
+            shutdownGraceSeconds: try r.int("http.shutdown_grace_seconds", in: 0...600),
+            requestTimeoutSeconds: try r.int("http.request_timeout_seconds", in: 1...600))
         masterKeyFile = try r.string("master_key_file")
         masterKey = reader.string(forKey: "master_key", isSecret: true)
         guard keys.jwksMaxAgeSeconds < keys.rotationIntervalSeconds else {
