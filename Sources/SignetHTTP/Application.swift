@@ -1,6 +1,7 @@
 import Configuration
 import Hummingbird
 import Logging
+import Prometheus
 import SignetCore
 
 /// Assembles Signet from configuration: validates every setting, loads the master key, then
@@ -12,9 +13,11 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
     if let level = Logger.Level(rawValue: settings.logLevel) {
         logger.logLevel = level
     }
-    let services = try TokenServices(environment: try SignetEnvironment(settings: settings, logger: logger))
+    let registry = PrometheusCollectorRegistry()
+    let metrics = SignetMetrics(factory: PrometheusMetricsFactory(registry: registry))
+    let services = try TokenServices(environment: try SignetEnvironment(settings: settings, logger: logger, metrics: metrics))
     let admin = Application(
-        router: try buildAdminRouter(services),
+        router: try buildAdminRouter(services, metrics: registry),
         configuration: ApplicationConfiguration(reader: reader.scoped(to: "admin")),
         logger: logger)
     return Application(
@@ -28,7 +31,8 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
 public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
+    router.add(middleware: EdgeMiddleware(
+        deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds), metrics: services.environment.metrics))
     router.addRoutes(HealthController(database: services.environment.database).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
     let address = ClientAddress(settings: settings)
@@ -44,10 +48,24 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
     return router
 }
 
-/// Routes of the admin listener. It is never mounted on the public listener.
-public func buildAdminRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
+/// Routes of the admin listener. It is never mounted on the public listener. `/metrics` and
+/// `/openapi.yaml` answer without a token (the listener is loopback by default); `/admin/...`
+/// needs an admin's access token.
+public func buildAdminRouter(
+    _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) throws -> Router<SignetRequestContext> {
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
+    router.add(middleware: EdgeMiddleware(
+        deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds), metrics: services.environment.metrics))
+    router.addRoutes(OpenAPIController().endpoints)
+    router.get("metrics") { _, _ in
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(16 * 1024)
+        registry.emit(into: &buffer)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
     router.group()
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: AdminAuthMiddleware(services: services))

@@ -38,13 +38,19 @@ extension String {
 struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Requests unanswered after this long are cancelled and answered 503.
     let deadline: Duration
+    let metrics: SignetMetrics
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
         let id = RequestID.choose(request.headers[.xRequestID])
         var response = await RequestID.$current.withValue(id) {
             await respond(request, context: context, next: next)
         }
         response.headers[.xRequestID] = id
         response.headers[.xContentTypeOptions] = "nosniff"
+        metrics.httpRequest(
+            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+            duration: ContinuousClock.now - start)
         return response
     }
 

@@ -327,3 +327,23 @@ struct AdminTests {
         }
     }
 }
+
+@Suite("OpenAPI document")
+struct OpenAPIDocumentTests {
+    @Test func adminListenerServesTheOpenAPIDocumentWithoutAToken() async throws {
+        try await TestServices.with { t in
+            let file = try String(contentsOfFile: TestDatabase.packageRoot + "/Sources/SignetHTTP/Resources/openapi.yaml", encoding: .utf8)
+            try await Application(router: try buildAdminRouter(t.services)).test(.router) { client in
+                let response = try await client.execute(uri: "/openapi.yaml", method: .get)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml")
+                #expect(String(buffer: response.body) == file)
+                #expect(file.hasPrefix("openapi: 3.1") || file.contains("\nopenapi: 3.1"))
+            }
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                let response = try await client.execute(uri: "/openapi.yaml", method: .get)
+                #expect(response.status == .notFound, "documentation of the admin API stays on the admin listener")
+            }
+        }
+    }
+}

@@ -140,7 +140,7 @@ public struct TestServices: Sendable {
 
     /// Runs `body` with services on a fresh schema; `overrides` change settings (dotted keys).
     public static func with<T: Sendable>(
-        overrides: [String: ConfigValue] = [:], logger: Logger = TestDatabase.logger,
+        overrides: [String: ConfigValue] = [:], logger: Logger = TestDatabase.logger, metrics: SignetMetrics = .none,
         _ body: @Sendable (TestServices) async throws -> T
     ) async throws -> T {
         try await TestDatabase.withSchema { schema in
@@ -148,7 +148,7 @@ public struct TestServices: Sendable {
             let settings = try Settings(reader: reader)
             let database = Database(
                 url: settings.database.url, poolSize: 4, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
-            let environment = try SignetEnvironment(settings: settings, database: database, logger: logger)
+            let environment = try SignetEnvironment(settings: settings, database: database, logger: logger, metrics: metrics)
             let services = try TokenServices(environment: environment)
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {

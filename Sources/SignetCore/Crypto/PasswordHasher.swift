@@ -14,6 +14,7 @@ public final class PasswordHasher: Service, Sendable {
     public let queueLimit: Int
     private let pool: NIOThreadPool
     private let admitted = Atomic<Int>(0)
+    private let metrics: SignetMetrics
     /// A hash of a random password, verified against when a user does not exist so that the
     /// answer takes as long as for a real user.
     private let dummyHash: String
@@ -26,8 +27,9 @@ public final class PasswordHasher: Service, Sendable {
         case match(rehash: String?)
     }
 
-    public init(parameters: Argon2Parameters, threads: Int, queueLimit: Int) throws {
+    public init(parameters: Argon2Parameters, threads: Int, queueLimit: Int, metrics: SignetMetrics = .none) throws {
         self.parameters = parameters
+        self.metrics = metrics
         self.threads = max(1, min(threads, ProcessInfo.processInfo.activeProcessorCount))
         self.queueLimit = queueLimit
         var random = SystemRandomNumberGenerator()
@@ -64,10 +66,19 @@ public final class PasswordHasher: Service, Sendable {
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         let limit = threads + queueLimit
         let (_, admittedNow) = admitted.add(1, ordering: .acquiringAndReleasing)
-        defer { admitted.subtract(1, ordering: .acquiringAndReleasing) }
+        metrics.argon2Queue(depth: max(0, admittedNow - threads))
+        defer {
+            let (_, left) = admitted.subtract(1, ordering: .acquiringAndReleasing)
+            metrics.argon2Queue(depth: max(0, left - threads))
+        }
         guard admittedNow <= limit else { throw PasswordHasherError.overloaded }
+        let metrics = self.metrics
         do {
-            return try await pool.runIfActive(work)
+            return try await pool.runIfActive {
+                let start = ContinuousClock.now
+                defer { metrics.hashed(duration: ContinuousClock.now - start) }
+                return try work()
+            }
         } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw PasswordHasherError.shutDown
         }

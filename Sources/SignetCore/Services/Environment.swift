@@ -9,8 +9,9 @@ public struct SignetEnvironment: Sendable {
     public let database: Database
     public let hasher: PasswordHasher
     public let users: UserAccounts
+    public let metrics: SignetMetrics
 
-    public init(settings: Settings, logger: Logger) throws {
+    public init(settings: Settings, logger: Logger, metrics: SignetMetrics = .none) throws {
         try self.init(
             settings: settings,
             database: Database(
@@ -19,18 +20,21 @@ public struct SignetEnvironment: Sendable {
                 connectTimeout: .seconds(settings.database.connectTimeoutSeconds),
                 searchPath: settings.database.schema,
                 logger: logger),
-            logger: logger)
+            logger: logger, metrics: metrics)
     }
 
     /// Builds on an existing pool (which the caller runs).
-    public init(settings: Settings, database: Database, logger: Logger) throws {
+    public init(settings: Settings, database: Database, logger: Logger, metrics: SignetMetrics = .none) throws {
         self.settings = settings
         self.logger = logger
         self.database = database
+        self.metrics = metrics
+        database.report(to: metrics)
         hasher = try PasswordHasher(
             parameters: settings.argon2.parameters,
             threads: settings.argon2.threads,
-            queueLimit: settings.argon2.queueLimit)
+            queueLimit: settings.argon2.queueLimit,
+            metrics: metrics)
         users = UserAccounts(store: UserStore(database: database), hasher: hasher, audit: AuditLog(database: database), logger: logger)
     }
 

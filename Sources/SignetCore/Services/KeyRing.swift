@@ -29,9 +29,11 @@ public final class KeyRing: Service, Sendable {
     private let box: SecretBox
     private let settings: Settings
     private let logger: Logger
+    private let metrics: SignetMetrics
     private let state = Mutex<KeySet?>(nil)
 
-    public init(store: KeyStore, audit: AuditLog, masterKey: MasterKey, settings: Settings, logger: Logger) {
+    public init(store: KeyStore, audit: AuditLog, masterKey: MasterKey, settings: Settings, logger: Logger, metrics: SignetMetrics = .none) {
+        self.metrics = metrics
         self.store = store
         self.audit = audit
         self.box = SecretBox(masterKey: masterKey)
@@ -105,7 +107,9 @@ public final class KeyRing: Service, Sendable {
 
     /// One maintenance pass: rotate if the current key is due, then reload.
     public func maintain() async throws {
-        if let (kid, activatedAt) = try await store.currentActivation(),
+        let current = try await store.currentActivation()
+        if let current { metrics.signingKeyAge(seconds: Date().timeIntervalSince(current.activatedAt)) }
+        if let (kid, activatedAt) = current,
            activatedAt.addingTimeInterval(TimeInterval(settings.keys.rotationIntervalSeconds)) <= Date()
         {
             _ = try await rotate(expectedCurrent: kid)

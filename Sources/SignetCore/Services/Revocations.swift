@@ -8,8 +8,13 @@ public struct Revocations: Sendable {
     let verifier: TokenVerifier
     let masterKey: MasterKey
     let accessLifetime: Int
+    let metrics: SignetMetrics
 
-    public init(store: RevocationStore, sessions: SessionStore, verifier: TokenVerifier, masterKey: MasterKey, settings: Settings) {
+    public init(
+        store: RevocationStore, sessions: SessionStore, verifier: TokenVerifier, masterKey: MasterKey, settings: Settings,
+        metrics: SignetMetrics = .none
+    ) {
+        self.metrics = metrics
         self.store = store
         self.sessions = sessions
         self.verifier = verifier
@@ -26,6 +31,7 @@ public struct Revocations: Sendable {
                 sessionID: refresh.sessionID, reason: "revoked_by_client",
                 event: origin.event("session_revoked", userID: owner.userID, clientID: client.clientID, sessionID: refresh.sessionID,
                                     detail: ["via": "refresh_token"]))
+            metrics.revoked("session")
             return
         }
         guard let claims = try? await verifier.authentic(token), claims.client_id == client.clientID else { return }
@@ -50,15 +56,18 @@ public struct Revocations: Sendable {
             try await store.revoke(
                 jti: jti, expiresAt: Date().addingTimeInterval(TimeInterval(accessLifetime + 60)), sessionID: nil,
                 reason: "revoked_by_admin", event: origin.event("access_token_revoked", detail: ["jti": jti]))
+            metrics.revoked("access_token")
         case .session(let id):
             guard let owner = try await sessions.owner(sessionID: id) else { throw RevocationError.notFound }
             try await sessions.revoke(
                 sessionID: id, reason: "revoked_by_admin",
                 event: origin.event("session_revoked", userID: owner.userID, clientID: owner.clientID, sessionID: id))
+            metrics.revoked("session")
         case .user(let id):
             guard try await store.revokeUser(id: id, reason: "revoked_by_admin", event: origin.event("user_tokens_revoked")) else {
                 throw RevocationError.notFound
             }
+            metrics.revoked("user")
         case .token(let token):
             if let refresh = RefreshToken(verifying: token, with: masterKey) {
                 try await revoke(.session(refresh.sessionID), origin: origin)
@@ -78,6 +87,7 @@ public struct Revocations: Sendable {
             event: origin.event(
                 "access_token_revoked", userID: sessionID == nil ? nil : UUID(uuidString: claims.sub), clientID: claims.client_id,
                 sessionID: sessionID, detail: ["jti": claims.jti]))
+        metrics.revoked("access_token")
     }
 }
 

@@ -55,11 +55,12 @@ public struct TokenGrants: Sendable {
     let masterKey: MasterKey
     let lifetimes: Settings.Lifetimes
     let lockout: Settings.Lockout
+    let metrics: SignetMetrics
     let logger: Logger
 
     public init(
         users: UserAccounts, sessions: SessionStore, audit: AuditLog, issuer: TokenIssuer, masterKey: MasterKey,
-        settings: Settings, logger: Logger
+        settings: Settings, metrics: SignetMetrics = .none, logger: Logger
     ) {
         self.users = users
         self.sessions = sessions
@@ -68,6 +69,7 @@ public struct TokenGrants: Sendable {
         self.masterKey = masterKey
         self.lifetimes = settings.lifetimes
         self.lockout = settings.lockout
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -83,11 +85,15 @@ public struct TokenGrants: Sendable {
                 username: username, password: password, lockout: lockout,
                 failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
         } catch PasswordHasherError.overloaded {
+            metrics.login("shed")
             throw OAuthError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
         }
         guard case .authenticated(let user) = result else {
+            if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
             throw OAuthError.invalidCredentials
         }
+        metrics.login("success")
+        metrics.tokenIssued("password")
         let scopeText = scopes.joined(separator: " ")
         guard client.allows(.refreshToken) else {
             try await audit.record(AuditEvent(
@@ -117,13 +123,18 @@ public struct TokenGrants: Sendable {
             idleLifetime: lifetimes.refreshIdleSeconds, graceSeconds: lifetimes.refreshReuseGraceSeconds, origin: origin)
         switch outcome {
         case .rotated(let grant), .graceReplay(let grant):
+            if case .graceReplay = outcome { metrics.refresh("grace_replay") } else { metrics.refresh("rotated") }
+            metrics.tokenIssued("refresh_token")
             let sessionScopes = grant.scope.split(separator: " ").map(String.init)
             let scopes = try Self.requested(scope, allowed: sessionScopes)
             return try await tokens(for: grant, client: client, scope: scopes.joined(separator: " "))
         case .reused:
+            metrics.refresh("reused")
+            metrics.reuseDetected()
             logger.notice("refresh token reuse: session revoked", metadata: ["session_id": "\(token.sessionID)"])
             throw OAuthError(.invalidGrant, "refresh token was already used; the session has been revoked")
         case .invalid(let reason):
+            metrics.refresh("invalid")
             throw OAuthError(.invalidGrant, reason)
         }
     }
@@ -134,6 +145,7 @@ public struct TokenGrants: Sendable {
             throw OAuthError(.unauthorizedClient, "this client may not use the client_credentials grant")
         }
         let scopeText = try Self.requested(scope, allowed: client.scopes).joined(separator: " ")
+        metrics.tokenIssued("client_credentials")
         let access = try await issuer.issue(
             subject: client.clientID, client: client, scope: scopeText, sessionID: nil, roles: [], authTime: nil)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)

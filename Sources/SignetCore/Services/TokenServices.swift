@@ -20,15 +20,18 @@ public struct TokenServices: Sendable {
         self.environment = environment
         self.masterKey = masterKey
         audit = AuditLog(database: database)
-        keys = KeyRing(store: KeyStore(database: database), audit: audit, masterKey: masterKey, settings: settings, logger: logger)
+        keys = KeyRing(
+            store: KeyStore(database: database), audit: audit, masterKey: masterKey, settings: settings, logger: logger,
+            metrics: environment.metrics)
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit)
         sessions = SessionStore(database: database)
         grants = TokenGrants(
             users: environment.users, sessions: sessions, audit: audit,
-            issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, logger: logger)
+            issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, metrics: environment.metrics, logger: logger)
         verifier = TokenVerifier(keys: keys, settings: settings, database: database)
         revocations = Revocations(
-            store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings)
+            store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings,
+            metrics: environment.metrics)
         introspection = Introspection(verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings)
     }
 

@@ -20,14 +20,14 @@ public struct TokenVerifier: Sendable {
     let keys: KeyRing
     let issuer: String
     let leeway: Int
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(keys: KeyRing, settings: Settings, database: Database) {
         self.keys = keys
         self.issuer = settings.issuerString
         self.leeway = settings.leewaySeconds
-        self.client = database.client
+        self.client = database
         self.logger = database.logger
     }
 

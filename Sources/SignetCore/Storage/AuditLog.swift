@@ -57,11 +57,11 @@ public struct RequestOrigin: Sendable, Equatable {
 
 /// Writes and reads `audit_events`.
 public struct AuditLog: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 

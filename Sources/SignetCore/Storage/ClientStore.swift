@@ -41,11 +41,11 @@ public enum ClientStoreError: Error, Equatable {
 
 /// The `clients` table.
 public struct ClientStore: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 

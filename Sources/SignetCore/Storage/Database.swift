@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The database could not be reached or refused us; the message names the URL (never its password).
 public struct DatabaseUnavailable: Error, CustomStringConvertible {
@@ -17,20 +18,60 @@ public struct Database: Sendable {
     public let client: PostgresClient
     public let url: DatabaseURL
     public let logger: Logger
+    public let poolSize: Int
+    private let load = Load()
+
+    /// Database operations in flight (running or waiting for a pooled connection).
+    final class Load: Sendable {
+        let inFlight = Atomic<Int>(0)
+        let metrics = Mutex<SignetMetrics>(.none)
+    }
 
     public init(url: DatabaseURL, poolSize: Int, connectTimeout: Duration, searchPath: String? = nil, logger: Logger) {
         self.url = url
         self.logger = logger
+        self.poolSize = poolSize
         self.client = PostgresClient(
             configuration: url.clientConfiguration(poolSize: poolSize, connectTimeout: connectTimeout, searchPath: searchPath),
             backgroundLogger: logger)
+    }
+
+    /// Reports pool use (`signet_db_pool_in_use`, `signet_db_pool_waiting`) to `metrics` from now on.
+    public func report(to metrics: SignetMetrics) {
+        load.metrics.withLock { $0 = metrics }
+    }
+
+    /// Runs one query through the pool, counting it as in flight meanwhile.
+    @discardableResult
+    public func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+        try await tracked { try await client.query(query, logger: logger, file: file, line: line) }
+    }
+
+    /// Runs `body` in one transaction on one pooled connection.
+    public func withTransaction<T>(logger: Logger, _ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
+        try await tracked { try await client.withTransaction(logger: logger, body) }
+    }
+
+    /// Runs `body` on one pooled connection.
+    public func withConnection<T>(_ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
+        try await tracked { try await client.withConnection(body) }
+    }
+
+    private func tracked<T>(_ work: () async throws -> sending T) async throws -> sending T {
+        let now = load.inFlight.add(1, ordering: .relaxed).newValue
+        load.metrics.withLock { $0 }.databaseOperations(inFlight: now, poolSize: poolSize)
+        defer {
+            let after = load.inFlight.subtract(1, ordering: .relaxed).newValue
+            load.metrics.withLock { $0 }.databaseOperations(inFlight: after, poolSize: poolSize)
+        }
+        return try await work()
     }
 
     /// Whether the database answers `SELECT 1` within `timeout`.
     public func isReady(timeout: Duration = .seconds(2)) async -> Bool {
         do {
             return try await withTimeout(timeout) {
-                let rows = try await client.query("SELECT 1", logger: logger)
+                let rows = try await query("SELECT 1", logger: logger)
                 for try await _ in rows {}
                 return true
             }

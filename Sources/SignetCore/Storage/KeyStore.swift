@@ -37,11 +37,11 @@ public struct NewSigningKey: Sendable {
 /// Changes run in transactions holding one advisory lock, so nodes bootstrapping or rotating at
 /// the same moment serialize and only one of them acts.
 public struct KeyStore: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 

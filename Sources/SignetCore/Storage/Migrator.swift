@@ -91,7 +91,7 @@ public struct Migrator: Sendable {
 
     public func migrate(_ migrations: [Migration]) async throws -> Report {
         let logger = database.logger
-        return try await database.client.withConnection { connection in
+        return try await database.withConnection { connection in
             let schemas = try await connection.query("SELECT current_schema()", logger: logger).decode(String?.self)
             for try await schema in schemas where schema == nil {
                 throw MigrationError.unreadable("the database has no schema named in search_path; create it first")

@@ -21,11 +21,11 @@ public struct RevokedSession: Sendable, Equatable {
 /// revocation columns of `sessions` and `users`. Every change writes its audit event in the same
 /// statement.
 public struct RevocationStore: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 

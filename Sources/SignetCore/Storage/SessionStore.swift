@@ -26,11 +26,11 @@ public struct SessionSummary: Sendable, Equatable {
 
 /// The `sessions` table: one row per login, which is one refresh-token family.
 public struct SessionStore: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 
@@ -183,7 +183,7 @@ public struct SessionStore: Sendable {
 }
 
 extension AuditLog {
-    init(client: PostgresClient, logger: Logger) {
+    init(client: Database, logger: Logger) {
         self.client = client
         self.logger = logger
     }

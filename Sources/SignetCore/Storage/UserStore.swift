@@ -30,11 +30,11 @@ public enum UserStoreError: Error, Equatable {
 
 /// The `users` table. Usernames arrive already normalized (``Username``).
 public struct UserStore: Sendable {
-    let client: PostgresClient
+    let client: Database
     let logger: Logger
 
     public init(database: Database) {
-        client = database.client
+        client = database
         logger = database.logger
     }
 
