@@ -103,6 +103,8 @@ public struct Settings: Sendable, Equatable {
     public var http: HTTP
     /// Allowed clock skew when checking `exp` and `nbf`.
     public var leewaySeconds: Int
+    /// How often every in-memory cache is dropped regardless of change notifications (a backstop).
+    public var cacheRefreshSeconds: Int
     /// `text` (one line per event, key=value metadata) or `json` (one JSON object per line).
     public var logFormat: String
     public var masterKeyFile: String
@@ -137,6 +139,7 @@ public struct Settings: Sendable, Equatable {
         "keys.reload_interval_seconds": 30,
         "keys.jwks_max_age_seconds": 300,
         "access_token.leeway_seconds": 30,
+        "cache.refresh_interval_seconds": 60,
         "login.lockout_threshold": 5,
         "login.lockout_base_seconds": 1,
         "login.lockout_max_seconds": 900,
@@ -206,6 +209,7 @@ public struct Settings: Sendable, Equatable {
             jwksMaxAgeSeconds: try r.int("keys.jwks_max_age_seconds", in: 0...86_400)
         )
         leewaySeconds = try r.int("access_token.leeway_seconds", in: 0...300)
+        cacheRefreshSeconds = try r.int("cache.refresh_interval_seconds", in: 1...86_400)
         lockout = Lockout(
             threshold: try r.int("login.lockout_threshold", in: 1...1000),
             baseSeconds: try r.int("login.lockout_base_seconds", in: 1...3600),

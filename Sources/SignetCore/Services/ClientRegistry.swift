@@ -24,11 +24,21 @@ public struct ClientRegistry: Sendable {
     public let store: ClientStore
     private let secretKey: SymmetricKey
     private let audit: AuditLog
+    /// Client records (and unknown ids) by id, dropped on any change to `clients` on any node.
+    private let cache = InvalidatedCache<String, CachedClient>(capacity: 10_000)
 
-    public init(store: ClientStore, masterKey: MasterKey, audit: AuditLog) {
+    private struct CachedClient: Sendable {
+        var client: Client?
+        var secretHash: String?
+    }
+
+    public init(store: ClientStore, masterKey: MasterKey, audit: AuditLog, changes: ChangeHub) {
         self.store = store
         self.secretKey = masterKey.derive("client-secret/v1")
         self.audit = audit
+        changes.subscribe { [cache] table in
+            if table == .clients { cache.invalidate() }
+        }
     }
 
     /// A registration request, as received (RFC 7591 metadata names in the HTTP API).
@@ -105,7 +115,7 @@ public struct ClientRegistry: Sendable {
     ///
     /// A confidential client must present its secret (Basic or body); a public client must not.
     public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
-        guard let (client, storedHash) = try await store.find(clientID: credentials.clientID) else {
+        guard let (client, storedHash) = try await find(credentials.clientID) else {
             throw OAuthError.invalidClient
         }
         switch credentials {
@@ -117,6 +127,17 @@ public struct ClientRegistry: Sendable {
             guard !client.isConfidential else { throw OAuthError.invalidClient }
         }
         return client
+    }
+
+    /// The client from the cache, or from the database (and then cached).
+    private func find(_ clientID: String) async throws -> (client: Client, secretHash: String?)? {
+        if let cached = cache[clientID] {
+            return cached.client.map { ($0, cached.secretHash) }
+        }
+        let generation = cache.generation
+        let found = try await store.find(clientID: clientID)
+        cache.store(CachedClient(client: found?.client, secretHash: found?.secretHash), for: clientID, ifStill: generation)
+        return found
     }
 
     private func hash(_ secret: String) -> String {

@@ -39,6 +39,14 @@ public final class KeyRing: Service, Sendable {
         self.box = SecretBox(masterKey: masterKey)
         self.settings = settings
         self.logger = logger
+        store.client.changes.subscribe { [weak self] table in
+            guard table == .signingKeys, let self else { return }
+            do {
+                try await self.reload()
+            } catch {
+                self.logger.warning("reloading signing keys failed", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+            }
+        }
     }
 
     /// The key set, loading (and if needed creating) it on first use.

@@ -23,7 +23,7 @@ public struct TokenServices: Sendable {
         keys = KeyRing(
             store: KeyStore(database: database), audit: audit, masterKey: masterKey, settings: settings, logger: logger,
             metrics: environment.metrics)
-        clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit)
+        clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit, changes: database.changes)
         sessions = SessionStore(database: database)
         grants = TokenGrants(
             users: environment.users, sessions: sessions, audit: audit,
@@ -40,5 +40,13 @@ public struct TokenServices: Sendable {
         self.init(environment: environment, masterKey: try MasterKey.load(from: environment.settings))
     }
 
-    public var services: [any Service] { environment.services + [keys] }
+    /// The long-running pieces: the environment's, the key ring, and the change feed that keeps
+    /// this node's caches in step with every other node's writes.
+    public var services: [any Service] {
+        let settings = environment.settings
+        let feed = ChangeFeed(
+            database: environment.database, schema: settings.database.schema,
+            backstop: .seconds(settings.cacheRefreshSeconds), logger: environment.logger)
+        return environment.services + [keys, feed]
+    }
 }

@@ -22,6 +22,8 @@ public struct TokenVerifier: Sendable {
     let leeway: Int
     let client: Database
     let logger: Logger
+    /// jti → live, for tokens found live; dropped on any change to the revocation state on any node.
+    let live = InvalidatedCache<String, Bool>(capacity: 100_000)
 
     public init(keys: KeyRing, settings: Settings, database: Database) {
         self.keys = keys
@@ -29,6 +31,9 @@ public struct TokenVerifier: Sendable {
         self.leeway = settings.leewaySeconds
         self.client = database
         self.logger = database.logger
+        database.changes.subscribe { [live] table in
+            if table != .signingKeys { live.invalidate() }
+        }
     }
 
     /// Why a token is not live; callers answer all of these alike (`active: false`, 401).
@@ -73,8 +78,16 @@ public struct TokenVerifier: Sendable {
         return claims
     }
 
-    /// Whether nothing on the revocation list covers `claims`.
+    /// Whether nothing on the revocation list covers `claims`; remembered until the next change.
     public func isLive(_ claims: AccessTokenClaims) async throws -> Bool {
+        if live[claims.jti] == true { return true }
+        let generation = live.generation
+        let answer = try await checkLive(claims)
+        if answer { live.store(true, for: claims.jti, ifStill: generation) }
+        return answer
+    }
+
+    private func checkLive(_ claims: AccessTokenClaims) async throws -> Bool {
         let sessionID = claims.sid.flatMap(UUID.init(uuidString:))
         let userID = sessionID == nil && claims.sub == claims.client_id ? nil : UUID(uuidString: claims.sub)
         if claims.sid != nil && sessionID == nil { return false }

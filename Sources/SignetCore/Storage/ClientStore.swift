@@ -61,6 +61,7 @@ public struct ClientStore: Sendable {
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw ClientStoreError.notFound }
+            await client.changes.changed(.clients)
             return created
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw ClientStoreError.clientIDTaken
@@ -78,7 +79,10 @@ public struct ClientStore: Sendable {
     /// Deletes the client; its sessions go with it (foreign key cascade). Whether it existed.
     public func delete(clientID: String) async throws -> Bool {
         let rows = try await client.query("DELETE FROM clients WHERE client_id = \(clientID) RETURNING client_id", logger: logger)
-        for try await _ in rows { return true }
+        for try await _ in rows {
+            await client.changes.changed(.clients)
+            return true
+        }
         return false
     }
 

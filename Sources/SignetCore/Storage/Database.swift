@@ -19,6 +19,8 @@ public struct Database: Sendable {
     public let url: DatabaseURL
     public let logger: Logger
     public let poolSize: Int
+    /// Where this node's caches hear about changes (their own and, via ``ChangeFeed``, every node's).
+    public let changes = ChangeHub()
     private let load = Load()
 
     /// Database operations in flight (running or waiting for a pooled connection).

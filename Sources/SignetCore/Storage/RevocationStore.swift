@@ -50,7 +50,10 @@ public struct RevocationStore: Sendable {
             )
             SELECT jti FROM added
             """, logger: logger)
-        for try await _ in rows { return true }
+        for try await _ in rows {
+            await client.changes.changed(.revokedTokens)
+            return true
+        }
         return false
     }
 
@@ -73,7 +76,10 @@ public struct RevocationStore: Sendable {
             )
             SELECT id FROM cutoff
             """, logger: logger)
-        for try await _ in rows { return true }
+        for try await _ in rows {
+            await client.changes.changed(.users)
+            return true
+        }
         return false
     }
 

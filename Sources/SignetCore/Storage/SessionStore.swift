@@ -159,7 +159,10 @@ public struct SessionStore: Sendable {
             )
             SELECT id FROM revoked
             """, logger: logger)
-        for try await _ in rows { return true }
+        for try await _ in rows {
+            await client.changes.changed(.sessions)
+            return true
+        }
         return false
     }
 

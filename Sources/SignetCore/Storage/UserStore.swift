@@ -135,6 +135,7 @@ public struct UserStore: Sendable {
             )
             SELECT id FROM changed
             """)
+        await client.changes.changed(.users)
     }
 
     /// Replaces the user's roles. Access tokens already issued keep the old roles until they expire.
@@ -145,7 +146,10 @@ public struct UserStore: Sendable {
     /// Deletes the account; its sessions go with it (foreign key cascade). Whether it existed.
     public func delete(id: UUID) async throws -> Bool {
         let rows = try await client.query("DELETE FROM users WHERE id = \(id) RETURNING id", logger: logger)
-        for try await _ in rows { return true }
+        for try await _ in rows {
+            await client.changes.changed(.users)
+            return true
+        }
         return false
     }
 
@@ -171,6 +175,7 @@ public struct UserStore: Sendable {
             )
             SELECT id FROM changed
             """)
+        await client.changes.changed(.users)
     }
 
     private func updateOne(_ query: PostgresQuery) async throws {

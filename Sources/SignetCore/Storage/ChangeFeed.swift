@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// What nodes cache, and the tables whose changes invalidate it (see `0002_change_notifications.sql`).
+public enum CachedTable: String, Sendable, CaseIterable {
+    case signingKeys = "signing_keys"
+    case clients
+    case revokedTokens = "revoked_tokens"
+    case sessions
+    case users
+}
+
+/// Fans out "table changed" to this node's caches. Stores announce their own writes here at once;
+/// ``ChangeFeed`` relays every node's writes from PostgreSQL.
+public final class ChangeHub: Sendable {
+    public typealias Handler = @Sendable (CachedTable) async -> Void
+
+    private let handlers = Mutex<[Handler]>([])
+
+    public init() {}
+
+    /// Calls `handler` for every change from now on.
+    public func subscribe(_ handler: @escaping Handler) {
+        handlers.withLock { $0.append(handler) }
+    }
+
+    public func changed(_ table: CachedTable) async {
+        for handler in handlers.withLock({ $0 }) { await handler(table) }
+    }
+
+    /// Invalidates every cache.
+    public func changedEverything() async {
+        for table in CachedTable.allCases { await changed(table) }
+    }
+}
+
+/// Relays every node's changes to this node's ``ChangeHub`` through PostgreSQL `LISTEN/NOTIFY`
+/// (channel `signet_<schema>`). When the listening connection is lost, everything is invalidated
+/// once it is back (notifications may have been missed); a periodic full invalidation backs it up.
+public final class ChangeFeed: Service, Sendable {
+    private let database: Database
+    private let channel: String
+    private let backstop: Duration
+    private let logger: Logger
+
+    public init(database: Database, schema: String, backstop: Duration, logger: Logger) {
+        self.database = database
+        self.channel = "signet_" + schema
+        self.backstop = backstop
+        self.logger = logger
+    }
+
+    private func changed(_ table: CachedTable) async { await database.changes.changed(table) }
+    private func changedEverything() async { await database.changes.changedEverything() }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.listen() }
+                group.addTask { try await self.periodicInvalidation() }
+            }
+        }
+    }
+
+    private func listen() async throws {
+        var connected = false
+        while !Task.isCancelled {
+            do {
+                try await database.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        if connected { await changedEverything() }
+                        connected = true
+                        for try await notification in notifications {
+                            if let table = CachedTable(rawValue: notification.payload) { await changed(table) }
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("change notifications interrupted; retrying", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func periodicInvalidation() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: backstop)
+            await changedEverything()
+        }
+    }
+}
