@@ -14,7 +14,7 @@ struct Signet: AsyncParsableCommand {
             Settings come from SIGNET_* environment variables, then the JSON file given by --config
             (default: Config/signet.json when it exists), then built-in defaults.
             """,
-        subcommands: [Serve.self, Migrate.self, Users.self, Clients.self, Keys.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Clients.self, Keys.self, Bench.self])
 
     static func main() async {
         let command: any ParsableCommand
