@@ -131,7 +131,7 @@ public struct TokenGrants: Sendable {
         case .reused:
             metrics.refresh("reused")
             metrics.reuseDetected()
-            logger.notice("refresh token reuse: session revoked", metadata: ["session_id": "\(token.sessionID)"])
+            logger.notice("refresh token reuse: session revoked", metadata: ["session_id": "\(token.sessionID.uuidString.lowercased())"])
             throw OAuthError(.invalidGrant, "refresh token was already used; the session has been revoked")
         case .invalid(let reason):
             metrics.refresh("invalid")
