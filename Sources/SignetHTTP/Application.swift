@@ -31,20 +31,22 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
 public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware(
-        deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds), metrics: services.environment.metrics))
+    let deadline = DeadlineMiddleware<SignetRequestContext>(deadline: .seconds(settings.http.requestTimeoutSeconds))
+    router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.addRoutes(HealthController(database: services.environment.database).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
     let address = ClientAddress(settings: settings)
     let limits = settings.rateLimits
     let oauth = router.group()
+        .add(middleware: deadline)
         .add(middleware: OAuthErrorMiddleware())
         .add(middleware: RateLimitMiddleware(
             buckets: TokenBuckets(capacity: limits.burst, refillPerSecond: limits.requestsPerSecond), address: address))
     let failedLogins = TokenBuckets(capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds))
     oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins, address: address).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
-    router.group().add(middleware: BearerErrorMiddleware()).addRoutes(UserinfoController(services: services).endpoints)
+    router.group().add(middleware: deadline).add(middleware: BearerErrorMiddleware())
+        .addRoutes(UserinfoController(services: services).endpoints)
     return router
 }
 
@@ -55,8 +57,7 @@ public func buildAdminRouter(
     _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) throws -> Router<SignetRequestContext> {
     let router = Router(context: SignetRequestContext.self)
-    router.add(middleware: EdgeMiddleware(
-        deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds), metrics: services.environment.metrics))
+    router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.addRoutes(OpenAPIController().endpoints)
     router.get("metrics") { _, _ in
         var buffer: [UInt8] = []
@@ -67,6 +68,7 @@ public func buildAdminRouter(
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
     }
     router.group()
+        .add(middleware: DeadlineMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: AdminAuthMiddleware(services: services))
         .addRoutes(AdminController(services: services).endpoints)

@@ -22,7 +22,12 @@ struct ChangeFeedTests {
                 group.addTask { await other.client.run() }
                 group.addTask { try await feed.run() }
                 defer { group.cancelAll() }
-                try await Task.sleep(for: .milliseconds(300))  // LISTEN is in place
+                // Wait until LISTEN is in place: repeat a harmless change until the other node hears one.
+                for attempt in 0..<100 where heard.withLock({ $0 }).isEmpty {
+                    try await a.database.client.query("SELECT pg_notify('signet_' || current_schema(), 'clients')", logger: a.database.logger)
+                    try await Task.sleep(for: .milliseconds(100 + attempt))
+                }
+                heard.withLock { $0.removeAll() }
 
                 let user = try await a.user("nora")
                 try await a.client("web")
@@ -34,14 +39,15 @@ struct ChangeFeedTests {
                 heard.withLock { $0.removeAll() }
                 try await a.database.client.query("UPDATE sessions SET refresh_counter = refresh_counter + 1", logger: a.database.logger)
                 try await a.database.client.query("UPDATE users SET failed_login_count = failed_login_count + 1", logger: a.database.logger)
-                try await Task.sleep(for: .milliseconds(300))
-                #expect(heard.withLock { $0 }.isEmpty, "refreshes and failed logins do not flood the channel")
+                try await a.database.client.query("SELECT pg_notify('signet_' || current_schema(), 'users')", logger: a.database.logger)
+                try await Self.until { !heard.withLock { $0 }.isEmpty }
+                #expect(heard.withLock { $0 } == [.users], "refreshes and failed logins do not flood the channel")
             }
         }
     }
 
     static func until(_ condition: () -> Bool) async throws {
-        for _ in 0..<50 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(condition(), "not heard within 2.5 s")
+        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(condition(), "not heard within 10 s")
     }
 }

@@ -24,7 +24,9 @@ struct HardeningTests {
                         body: ByteBuffer(string: "token=x"))
                 }
                 for _ in 0..<3 { #expect(try await revoke(from: "192.0.2.1").status == .badRequest) }
-                let limited = try await revoke(from: "192.0.2.1")
+                // One more token per second comes back; however slow this machine, ten more exceed it.
+                var limited = try await revoke(from: "192.0.2.1")
+                for _ in 0..<10 where limited.status != .tooManyRequests { limited = try await revoke(from: "192.0.2.1") }
                 #expect(limited.status == .tooManyRequests)
                 #expect(limited.headers[.retryAfter] == "1")
                 #expect(try limited.decode(ErrorBody.self).error == "slow_down")
