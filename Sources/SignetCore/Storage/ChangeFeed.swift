@@ -38,8 +38,9 @@ public final class ChangeHub: Sendable {
 }
 
 /// Relays every node's changes to this node's ``ChangeHub`` through PostgreSQL `LISTEN/NOTIFY`
-/// (channel `signet_<schema>`). When the listening connection is lost, everything is invalidated
-/// once it is back (notifications may have been missed); a periodic full invalidation backs it up.
+/// (channel `signet_<schema>`). Each time listening starts (at start-up, after a lost connection)
+/// everything is invalidated, since changes may have been missed; a periodic full invalidation
+/// backs the channel up.
 public final class ChangeFeed: Service, Sendable {
     private let database: Database
     private let channel: String
@@ -66,13 +67,13 @@ public final class ChangeFeed: Service, Sendable {
     }
 
     private func listen() async throws {
-        var connected = false
         while !Task.isCancelled {
             do {
                 try await database.withConnection { connection in
                     try await connection.listen(on: channel) { notifications in
-                        if connected { await changedEverything() }
-                        connected = true
+                        // Whatever was cached before this LISTEN (at start-up, or while the
+                        // connection was lost) may predate a change nobody told us about.
+                        await changedEverything()
                         for try await notification in notifications {
                             if let table = CachedTable(rawValue: notification.payload) { await changed(table) }
                         }

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Two-node test: two `signet serve` processes (node A and node B) on one
+# PostgreSQL schema, with the same issuer and master key, act as one server:
+# tokens, refresh rotation, revocations, key rotations and admin actions made
+# through one node hold at the other at once (Tests/Scale/two_nodes.py).
+#
+# The nodes reload their keys and drop their caches only every hour here, so
+# whatever crosses between them within the test travels through PostgreSQL
+# LISTEN/NOTIFY.
+#
+# Environment:
+#   SIGNET_TEST_DATABASE_URL  PostgreSQL URL to use (required); a schema
+#                             twonodes_<random> is created in it and dropped
+#                             afterwards
+#   SIGNET_BIN                the signet executable
+#                             (default: $(swift build --show-bin-path)/signet)
+#   SIGNET_VENV               Python virtual environment to create or reuse
+#                             (default: .build/interop-venv)
+#
+# Prints `twonodes: N passed, M failed` last; exits non-zero on any failure.
+set -euo pipefail
+# A relative SIGNET_BIN is relative to the caller's directory.
+if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+[[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
+command -v python3 >/dev/null 2>&1 || die "python3 is required"
+command -v psql >/dev/null 2>&1 || die "psql is required"
+SIGNET_BIN=${SIGNET_BIN:-$(swift build --show-bin-path | tail -n 1)/signet}
+[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN (build it or set SIGNET_BIN)"
+export SIGNET_BIN
+
+schema=""
+work_dir=""
+server_pid=""
+node_a_pid=""
+node_b_pid=""
+
+sql() {
+    PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# shellcheck disable=SC2317 # invoked by the trap below
+cleanup() {
+    local rc=$? pid node
+    trap - EXIT INT TERM
+    # start_signet leaves a server it gave up on in $server_pid.
+    for pid in "$node_a_pid" "$node_b_pid" "$server_pid"; do
+        [[ -n $pid ]] || continue
+        step "stopping signet serve (pid $pid)"
+        server_pid=$pid
+        stop_signet
+    done
+    if [[ -n $work_dir ]]; then
+        if ((rc != 0)); then
+            for node in a b; do
+                [[ -s $work_dir/node-$node.log ]] || continue
+                printf -- '--- last lines of the log of node %s (kept in /tmp/signet-twonodes-node-%s.log) ---\n' \
+                    "${node^^}" "$node" >&2
+                tail -n 40 "$work_dir/node-$node.log" >&2 || true
+                cp "$work_dir/node-$node.log" "/tmp/signet-twonodes-node-$node.log" 2>/dev/null || true
+            done
+        fi
+        rm -rf -- "$work_dir"
+    fi
+    if [[ -n $schema ]]; then
+        step "dropping schema $schema"
+        sql "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null || warn "could not drop schema $schema"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+work_dir=$(mktemp -d /tmp/signet-twonodes.XXXXXX)
+use_python "PyJWT[crypto]>=2.8" requests
+
+schema=twonodes_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+step "creating schema $schema"
+sql "CREATE SCHEMA \"$schema\"" >/dev/null
+
+# --- Settings shared by both nodes ----------------------------------------------
+# Free loopback ports for node A, the issuer (node A's URL, used by both), a
+# random master key, and no developer Config/signet.json.
+isolated_signet_settings "$work_dir"
+export SIGNET_DATABASE_URL=$SIGNET_TEST_DATABASE_URL
+export SIGNET_DATABASE_SCHEMA=$schema
+export SIGNET_ARGON2_MEMORY_KIB=1024 SIGNET_ARGON2_ITERATIONS=1
+# Strict reuse detection: a spent refresh token is refused at once, on either node.
+export SIGNET_REFRESH_REUSE_GRACE_SECONDS=0
+# Timers far longer than the test: keys and caches must follow changes through NOTIFY.
+export SIGNET_KEYS_RELOAD_INTERVAL_SECONDS=3600 SIGNET_CACHE_REFRESH_INTERVAL_SECONDS=3600
+# The test polls quickly from one address; the per-address limiter is not under test.
+export SIGNET_RATE_LIMIT_BURST=1000000 SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=1000000
+export SIGNET_LOG_LEVEL=${SIGNET_LOG_LEVEL:-info}
+
+a_public_port=$SIGNET_PUBLIC_PORT
+a_admin_port=$SIGNET_ADMIN_PORT
+b_public_port=$(free_port)
+b_admin_port=$(free_port)
+while [[ " $a_public_port $a_admin_port $b_public_port " == *" $b_admin_port "* ||
+    " $a_public_port $a_admin_port " == *" $b_public_port "* ]]; do
+    b_public_port=$(free_port)
+    b_admin_port=$(free_port)
+done
+
+audience=https://api.example.com
+user_name=alice
+user_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+admin_name=root
+admin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+
+# --- Data -----------------------------------------------------------------------
+step "signet migrate"
+"$SIGNET_BIN" migrate >/dev/null
+step "signet users create $user_name / $admin_name (admin), clients create twonodes-app"
+printf '%s\n' "$user_password" | "$SIGNET_BIN" users create "$user_name" --role user --password-stdin >/dev/null
+printf '%s\n' "$admin_password" | "$SIGNET_BIN" users create "$admin_name" --role admin --password-stdin >/dev/null
+out=$("$SIGNET_BIN" clients create twonodes-app --auth-method client_secret_basic \
+    --grant password --grant refresh_token --scope openid --scope profile --audience "$audience")
+client_id=$(field client_id "$out")
+client_secret=$(field client_secret "$out")
+
+# --- Nodes ----------------------------------------------------------------------
+step "node A"
+start_signet "$work_dir/node-a.log"
+node_a_pid=$server_pid
+server_pid=""
+step "node B"
+SIGNET_PUBLIC_PORT=$b_public_port SIGNET_ADMIN_PORT=$b_admin_port
+start_signet "$work_dir/node-b.log"
+node_b_pid=$server_pid
+server_pid=""
+SIGNET_PUBLIC_PORT=$a_public_port SIGNET_ADMIN_PORT=$a_admin_port
+
+# A node answers /healthz before its change feed is subscribed; wait until both
+# listen on signet_<schema>, or the first notifications could go unheard.
+step "waiting for both nodes to LISTEN on signet_$schema"
+listeners=0
+deadline=$((SECONDS + 15))
+while ((SECONDS < deadline)); do
+    listeners=$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+        AND query ILIKE '%LISTEN%signet_$schema%'")
+    ((listeners >= 2)) && break
+    sleep 0.2
+done
+((listeners >= 2)) || warn "only $listeners connection(s) seen to LISTEN on signet_$schema after 15 s; testing anyway"
+
+# --- Test -----------------------------------------------------------------------
+step "Tests/Scale/two_nodes.py (node A $SIGNET_ISSUER, node B http://127.0.0.1:$b_public_port)"
+status=0
+TWONODES_A_URL=http://127.0.0.1:$a_public_port \
+    TWONODES_B_URL=http://127.0.0.1:$b_public_port \
+    TWONODES_A_ADMIN_URL=http://127.0.0.1:$a_admin_port \
+    TWONODES_ISSUER=$SIGNET_ISSUER \
+    TWONODES_AUDIENCE=$audience \
+    TWONODES_CLIENT_ID=$client_id \
+    TWONODES_CLIENT_SECRET=$client_secret \
+    TWONODES_USERNAME=$user_name \
+    TWONODES_PASSWORD=$user_password \
+    TWONODES_ADMIN_USERNAME=$admin_name \
+    TWONODES_ADMIN_PASSWORD=$admin_password \
+    PYTHONDONTWRITEBYTECODE=1 \
+    "$python" Tests/Scale/two_nodes.py || status=$?
+for pid in "$node_a_pid" "$node_b_pid"; do
+    kill -0 "$pid" 2>/dev/null || die "signet serve (pid $pid) is no longer running"
+done
+exit "$status"
