@@ -60,7 +60,7 @@ swift test --skip-build "$@" || status=$?
 step "swift test exited with $status"
 # Suites against a running `signet serve`, each only if everything before passed.
 signet_bin=$(swift build --show-bin-path | tail -n 1)/signet
-for suite in interop faults; do
+for suite in interop faults twonodes fuzz; do
     ((status == 0)) || break
     step "scripts/$suite.sh (SIGNET_BIN=$signet_bin)"
     SIGNET_BIN=$signet_bin "./scripts/$suite.sh" || status=$?

@@ -268,8 +268,8 @@ struct AdminController: Sendable {
 
     @Sendable func revocationList(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let limit = try request.limit()
-        let tokensAfter = request.uri.queryParameters.get("tokens_after")
-        let sessionsBefore = try request.uri.queryParameters.get("sessions_before").map { text in
+        let tokensAfter = try request.query("tokens_after")
+        let sessionsBefore = try request.query("sessions_before", maximumBytes: 512).map { text in
             guard let cursor = RevocationStore.SessionCursor(text) else { throw AdminError.invalidRequest("sessions_before is not a cursor") }
             return cursor
         }
@@ -293,7 +293,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func rotateKeys(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let force = request.uri.queryParameters.get("force") == "true"
+        let force = try request.query("force") == "true"
         switch try await services.keys.rotate(force: force, origin: context.origin) {
         case .rotated(let current, let next):
             return try jsonResponse(RotationOut(current: current, next: next))
@@ -336,19 +336,18 @@ struct AdminController: Sendable {
     }
 
     @Sendable func audit(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
         let limit = try request.limit()
         var userID: UUID?
-        if let text = query.get("user_id") {
+        if let text = try request.query("user_id") {
             guard let id = UUID(uuidString: text) else { throw AdminError.invalidRequest("user_id must be a UUID") }
             userID = id
         }
         var before: Int64?
-        if let text = query.get("before") {
+        if let text = try request.query("before") {
             guard let id = Int64(text) else { throw AdminError.invalidRequest("before must be an event id") }
             before = id
         }
-        let entries = try await services.audit.events(userID: userID, type: query.get("type"), beforeID: before, limit: limit)
+        let entries = try await services.audit.events(userID: userID, type: try request.query("type"), beforeID: before, limit: limit)
         return try jsonResponse(AuditOut(
             events: entries.map {
                 .init(

@@ -99,6 +99,9 @@ enum StrictJSON {
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw AdminError.invalidRequest("unknown member \(unknown)")
         }
+        for (name, value) in object where containsNUL(value) {
+            throw AdminError.invalidRequest("\(name) contains a NUL character")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
@@ -111,10 +114,29 @@ enum StrictJSON {
     }
 }
 
+/// Whether a decoded JSON value holds a NUL anywhere (PostgreSQL text cannot store one).
+private func containsNUL(_ value: Any) -> Bool {
+    switch value {
+    case let text as String: text.unicodeScalars.contains("\0")
+    case let array as [Any]: array.contains(where: containsNUL)
+    case let object as [String: Any]: object.contains { containsNUL($0.key) || containsNUL($0.value) }
+    default: false
+    }
+}
+
 extension Request {
+    /// A query parameter, refused (400) if it holds control characters or is over-long.
+    func query(_ name: String, maximumBytes: Int = 256) throws -> String? {
+        guard let text = uri.queryParameters.get(name) else { return nil }
+        guard text.utf8.count <= maximumBytes,
+              !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw AdminError.invalidRequest("query parameter \(name) is too long or contains control characters") }
+        return text
+    }
+
     /// A query parameter as a bounded integer, or 400.
     func limit(default value: Int = 100, maximum: Int = 1000) throws -> Int {
-        guard let text = uri.queryParameters.get("limit") else { return value }
+        guard let text = try query("limit") else { return value }
         guard let number = Int(text), (1...maximum).contains(number) else {
             throw AdminError.invalidRequest("limit must be 1...\(maximum)")
         }

@@ -109,7 +109,8 @@ extension OAuthParameters {
             guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
                   let colon = decoded.firstIndex(of: ":"),
                   let id = Self.decode(decoded[..<colon]), let secret = Self.decode(decoded[decoded.index(after: colon)...]),
-                  !id.isEmpty
+                  !id.isEmpty, id.utf8.count <= Self.maximumBytes["client_id"]!, secret.utf8.count <= Self.maximumBytes["client_secret"]!,
+                  !id.unicodeScalars.contains("\0"), !secret.unicodeScalars.contains("\0")
             else { throw OAuthError.invalidClient }
             if self["client_secret"] != nil || (self["client_id"] != nil && self["client_id"] != id) {
                 throw .invalidRequest("use one client authentication method, not several")

@@ -72,6 +72,10 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return errorResponse(error.status, Self.code(for: error.status), error.status.reasonPhrase)
         } catch {
+            if Database.isInvalidInput(error) {
+                context.logger.warning("database refused a request value", metadata: ["reason": "\(Database.describe(error) ?? "")"])
+                return errorResponse(.badRequest, "invalid_request", "a value in the request is not acceptable")
+            }
             if Database.isUnavailable(error) {
                 context.logger.warning("database unavailable", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
                 return Self.unavailable
@@ -87,6 +91,7 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
         case .methodNotAllowed: "method_not_allowed"
         case .contentTooLarge: "request_too_large"
         case .unsupportedMediaType: "unsupported_media_type"
+        case .serviceUnavailable: "temporarily_unavailable"
         default: status.code < 500 ? "invalid_request" : "server_error"
         }
     }

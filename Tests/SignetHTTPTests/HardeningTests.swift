@@ -163,6 +163,14 @@ struct HardeningTests {
                 #expect(try await post(#"{"grant_type":"password","username":{"x":1}}"#, contentType: "application/json").status == .badRequest)
                 #expect(try await post("grant_type=password", contentType: "multipart/form-data").status == .badRequest)
 
+                for basic in ["a%00b:x", "a\u{0}b:x", String(repeating: "c", count: 200) + ":x"] {
+                    let response = try await client.execute(
+                        uri: "/oauth2/token", method: .post,
+                        headers: [.contentType: "application/x-www-form-urlencoded",
+                                  .authorization: "Basic " + Data(basic.utf8).base64EncodedString()],
+                        body: ByteBuffer(string: "grant_type=client_credentials"))
+                    #expect(response.status == .unauthorized, "\(basic.prefix(12))")
+                }
                 let missing = try await client.execute(uri: "/no/such/path", method: .get)
                 #expect(missing.status == .notFound)
                 #expect((try? missing.decode(ErrorBody.self))?.error == "not_found", "\(String(buffer: missing.body))")
@@ -174,6 +182,19 @@ struct HardeningTests {
                 #expect(huge.object["error"] as? String == "request_too_large")
                 let nul = try await client.admin(.post, "/admin/users", token: admin, json: #"{"username":"a\u0000b","password":"long enough pw"}"#)
                 #expect(nul.status == .badRequest)
+                // Values PostgreSQL cannot take must be refused before they reach it.
+                let cursor = Data("x|\(UUID())".utf8).base64URLEncodedString()
+                for (method, path, json) in [
+                    (HTTPRequest.Method.get, "/admin/audit?type=%00", nil),
+                    (.get, "/admin/revocations?tokens_after=%00", nil),
+                    (.get, "/admin/revocations?sessions_before=\(cursor)", nil),
+                    (.post, "/admin/revocations", #"{"jti":"a\u0000b"}"#),
+                    (.post, "/admin/clients", #"{"grant_types":["password"],"audience":"\u0000"}"#),
+                    (.post, "/admin/clients", #"{"grant_types":["password"],"client_name":"x\u0000"}"#),
+                ] as [(HTTPRequest.Method, String, String?)] {
+                    let response = try await client.admin(method, path, token: admin, json: json)
+                    #expect(response.status == .badRequest, "\(method) \(path) \(json ?? "")")
+                }
             }
         }
     }

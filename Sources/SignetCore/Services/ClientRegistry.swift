@@ -86,8 +86,11 @@ public struct ClientRegistry: Sendable {
         for scope in request.scopes where !Scope.isValidToken(scope) {
             throw ValidationError(field: "scope", reason: "\"\(scope)\" is not a valid scope token")
         }
-        if let audience = request.audience, audience.isEmpty || audience.utf8.count > 256 || audience.contains(" ") {
-            throw ValidationError(field: "audience", reason: "must be 1-256 bytes without spaces")
+        if let audience = request.audience,
+           audience.isEmpty || audience.utf8.count > 256
+            || audience.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        {
+            throw ValidationError(field: "audience", reason: "must be 1-256 bytes without spaces or control characters")
         }
         if let seconds = request.accessTokenLifetime, !(10...lifetimes.accessTokenSeconds).contains(seconds) {
             throw ValidationError(field: "access_token_lifetime", reason: "must be 10...\(lifetimes.accessTokenSeconds) seconds")

@@ -51,7 +51,8 @@ public struct Revocations: Sendable {
     public func revoke(_ selector: Selector, origin: RequestOrigin) async throws {
         switch selector {
         case .jti(let jti):
-            guard !jti.isEmpty, jti.utf8.count <= 256 else { throw ValidationError(field: "jti", reason: "must be 1-256 bytes") }
+            guard !jti.isEmpty, jti.utf8.count <= 256, !jti.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else { throw ValidationError(field: "jti", reason: "must be 1-256 bytes without control characters") }
             // Signet keeps no record of issued jtis: list it for as long as any token can live.
             try await store.revoke(
                 jti: jti, expiresAt: Date().addingTimeInterval(TimeInterval(accessLifetime + 60)), sessionID: nil,

@@ -150,4 +150,11 @@ extension Database {
         // The pool's own errors (circuit breaker tripped, request cancelled by a deadline).
         return String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
     }
+
+    /// Whether PostgreSQL refused a value Signet passed on (SQLSTATE class 22, e.g. a NUL byte or
+    /// an unparsable timestamp): input validation missed it, but it is still the client's input.
+    public static func isInvalidInput(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.code == .server else { return false }
+        return error.serverInfo?[.sqlState]?.hasPrefix("22") == true
+    }
 }

@@ -106,7 +106,11 @@ public struct RevocationStore: Sendable {
             guard let data = Data(base64URLEncoded: text), let decoded = String(data: data, encoding: .utf8),
                   let bar = decoded.lastIndex(of: "|"), let id = UUID(uuidString: String(decoded[decoded.index(after: bar)...]))
             else { return nil }
-            revokedAt = String(decoded[..<bar])
+            let at = String(decoded[..<bar])
+            // Exactly as PostgreSQL prints a timestamptz, e.g. 2026-11-26 03:10:12.345678+00.
+            guard at.range(of: #"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$"#, options: .regularExpression) != nil
+            else { return nil }
+            revokedAt = at
             self.id = id
         }
 
