@@ -12,13 +12,12 @@
 #   SIGNET_FAULTS_PG_PORT    port of the private cluster (default: 54349)
 #   SIGNET_FLOOD_LOGINS      concurrent logins of the flood (default: 1000)
 set -euo pipefail
-if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-SIGNET_BIN=${SIGNET_BIN:-$(swift build --show-bin-path | tail -n 1)/signet}
-[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN"
+use_signet_bin "$caller_dir"
 pg_port=${SIGNET_FAULTS_PG_PORT:-54349}
 pg_dir=$(mktemp -d /tmp/signet-faults-pg.XXXXXX)
 work_dir=$(mktemp -d /tmp/signet-faults.XXXXXX)

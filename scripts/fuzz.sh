@@ -12,7 +12,7 @@
 #                             afterwards
 #   SIGNET_BIN                the signet executable
 #                             (default: $(swift build --show-bin-path)/signet)
-#   INTEROP_VENV              Python virtual environment to create or reuse
+#   SIGNET_VENV               Python virtual environment to create or reuse
 #                             (default: .build/interop-venv)
 #   FUZZ_MAX_EXAMPLES         generated cases per operation (default: 25)
 #   FUZZ_TIMEOUT              seconds allowed for each of the two runs
@@ -22,19 +22,14 @@
 #
 # Exits non-zero if the description is invalid or either run finds a problem.
 set -euo pipefail
-# A relative SIGNET_BIN is relative to the caller's directory.
-if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
 [[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-command -v python3 >/dev/null 2>&1 || die "python3 is required"
-command -v psql >/dev/null 2>&1 || die "psql is required"
-if [[ -z ${SIGNET_BIN:-} ]]; then
-    SIGNET_BIN=$(swift build --show-bin-path | tail -n 1)/signet
-fi
-[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN (build it or set SIGNET_BIN)"
+require_commands python3 psql
+use_signet_bin "$caller_dir"
 spec=$PWD/Sources/SignetHTTP/Resources/openapi.yaml
 [[ -f $spec ]] || die "no OpenAPI description at $spec"
 max_examples=${FUZZ_MAX_EXAMPLES:-25}
@@ -54,22 +49,13 @@ work_dir=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    if [[ -n $server_pid ]]; then
-        step "stopping signet serve (pid $server_pid)"
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_signet
     if [[ -n $server_log && -s $server_log ]] && ((rc != 0)); then
         printf -- '--- last lines of the server log ---\n' >&2
         tail -n 40 "$server_log" >&2 || true
         printf -- '--- end of server log ---\n' >&2
     fi
-    if [[ -n $schema ]]; then
-        step "dropping schema $schema"
-        PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 \
-            -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null ||
-            warn "could not drop schema $schema"
-    fi
+    drop_test_schema
     if [[ -n $work_dir ]]; then
         rm -rf -- "$work_dir"
     fi
@@ -83,46 +69,23 @@ work_dir=$(mktemp -d /tmp/signet-fuzz.XXXXXX)
 server_log=$work_dir/server.log
 
 # --- Python tools ---------------------------------------------------------------
-venv=${INTEROP_VENV:-.build/interop-venv}
-if [[ $venv != /* ]]; then venv=$PWD/$venv; fi
-if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-    [[ ! -e $venv ]] || die "$venv is not a usable Python venv; remove it and retry"
-    python3 -m venv "$venv" >/dev/null || die "cannot create a Python venv in $venv (Debian: apt-get install python3-venv)"
-fi
-python=$venv/bin/python
-step "pip install openapi-spec-validator schemathesis into $venv"
-"$python" -m pip install -q --disable-pip-version-check "openapi-spec-validator>=0.7" "schemathesis>=4.30,<5" ||
-    die "pip install failed"
+use_python "openapi-spec-validator>=0.7" "schemathesis>=4.30,<5"
+tools=$(dirname "$python")  # the venv's bin/ (or, without a venv, where pip --user put them)
+[[ -x $tools/schemathesis ]] || tools=$("$python" -c 'import site, os; print(os.path.join(site.USER_BASE, "bin"))')
 
 step "openapi-spec-validator ${spec#"$PWD"/}"
-"$venv/bin/openapi-spec-validator" "$spec"
+"$tools/openapi-spec-validator" "$spec"
 
 # --- Database and data ------------------------------------------------------------
-schema=fuzz_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-step "creating schema $schema"
-PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 \
-    -c "CREATE SCHEMA \"$schema\"" >/dev/null
-
-free_port() {
-    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-public_port=$(free_port)
-admin_port=$(free_port)
-while [[ $admin_port == "$public_port" ]]; do admin_port=$(free_port); done
+create_test_schema fuzz
 
 # Built-in defaults plus the variables below (a developer's Config/signet.json
 # does not apply). The limits are raised so that the fuzzer exercises the
 # endpoints rather than the rate limiter and the account lockout.
-printf '{}\n' >"$work_dir/signet.json"
-export SIGNET_CONFIG_FILE=$work_dir/signet.json
+isolated_signet_settings "$work_dir"
+admin_port=$SIGNET_ADMIN_PORT
 export SIGNET_DATABASE_URL=$SIGNET_TEST_DATABASE_URL
 export SIGNET_DATABASE_SCHEMA=$schema
-export SIGNET_PUBLIC_HOST=127.0.0.1 SIGNET_PUBLIC_PORT=$public_port
-export SIGNET_ADMIN_HOST=127.0.0.1 SIGNET_ADMIN_PORT=$admin_port
-export SIGNET_ISSUER=http://127.0.0.1:$public_port
-SIGNET_MASTER_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
-export SIGNET_MASTER_KEY
-unset SIGNET_MASTER_KEY_FILE
 export SIGNET_ARGON2_MEMORY_KIB=1024 SIGNET_ARGON2_ITERATIONS=1
 export SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=100000 SIGNET_RATE_LIMIT_BURST=100000
 export SIGNET_RATE_LIMIT_FAILED_LOGIN_BURST=100000 SIGNET_LOGIN_LOCKOUT_THRESHOLD=1000
@@ -146,27 +109,10 @@ step "signet clients create fuzz-app"
 out=$("$SIGNET_BIN" clients create fuzz-app --auth-method client_secret_basic \
     --grant password --grant refresh_token --grant client_credentials \
     --scope openid --scope profile --scope email --scope api)
-client_secret=$(printf '%s\n' "$out" | sed -n 's/^client_secret:[[:space:]]*//p' | head -n 1)
-[[ -n $client_secret ]] || die "no client_secret in the output of signet clients create: $out"
+client_secret=$(field client_secret "$out")
 
 # --- Server ---------------------------------------------------------------------
-step "signet serve on $public_url and $admin_url"
-"$SIGNET_BIN" serve >"$server_log" 2>&1 &
-server_pid=$!
-deadline=$((SECONDS + 30))
-until "$python" - "$public_url/healthz" 127.0.0.1 "$admin_port" 2>/dev/null <<'EOF'; do
-import socket, sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2).close()
-socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=2).close()
-EOF
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-        die "signet serve exited before answering /healthz"
-    fi
-    ((SECONDS < deadline)) || die "signet serve did not answer $public_url/healthz within 30 s"
-    sleep 0.5
-done
+start_signet "$server_log"
 
 # An access token by the password grant, printed on stdout.
 access_token() {
@@ -257,7 +203,7 @@ schemathesis() {
     local rc=0
     (cd "$work_dir" &&
         FUZZ_CLIENT_SECRET=$client_secret FUZZ_USER_TOKEN=$user_token FUZZ_ADMIN_TOKEN=$admin_token \
-            timeout --kill-after=10 "$run_timeout" "$venv/bin/schemathesis" --config-file "$work_dir/schemathesis.toml" \
+            timeout --kill-after=10 "$run_timeout" "$tools/schemathesis" --config-file "$work_dir/schemathesis.toml" \
             run "$spec" --no-color --max-examples "$max_examples" --checks "$checks" \
             --request-timeout 10 --generation-database none "$@") || rc=$?
     if ((rc == 124 || rc == 137)); then warn "schemathesis did not finish within $run_timeout s"; fi

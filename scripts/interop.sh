@@ -16,21 +16,15 @@
 #
 # Exits with the exit status of pytest.
 set -euo pipefail
-# A relative SIGNET_BIN is relative to the caller's directory.
-if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
 [[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-command -v python3 >/dev/null 2>&1 || die "python3 is required"
-command -v psql >/dev/null 2>&1 || die "psql is required"
+require_commands python3 psql
 
-if [[ -z ${SIGNET_BIN:-} ]]; then
-    SIGNET_BIN=$(swift build --show-bin-path | tail -n 1)/signet
-fi
-[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN (build it or set SIGNET_BIN)"
-export SIGNET_BIN
+use_signet_bin "$caller_dir"
 
 schema=""
 server_pid=""
@@ -45,12 +39,7 @@ cleanup() {
         printf -- '--- last lines of the server log ---\n' >&2
         tail -n 40 "$work_dir/server.log" >&2 || true
     fi
-    if [[ -n $schema ]]; then
-        step "dropping schema $schema"
-        PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 \
-            -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null ||
-            warn "could not drop schema $schema"
-    fi
+    drop_test_schema
     rm -rf -- "$work_dir"
     exit "$rc"
 }
@@ -61,9 +50,7 @@ trap 'exit 143' TERM
 use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest"
 
 # --- Database schema and settings ----------------------------------------------
-schema=interop_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-step "creating schema $schema"
-PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA \"$schema\"" >/dev/null
+create_test_schema interop
 
 # Built-in defaults plus the variables below; other SIGNET_* variables of the
 # caller (for example SIGNET_KEYS_ALGORITHM=EdDSA) apply too.

@@ -71,6 +71,7 @@ apt_install() {
 # `pip install --user` where no venv can be made.
 use_python() {
     local venv=${SIGNET_VENV:-.build/interop-venv}
+    [[ $venv == /* ]] || venv=$PWD/$venv
     local -a flags=(-q --disable-pip-version-check)
     usable() { "$venv/bin/python" -m pip --version >/dev/null 2>&1; }
     # A venv left half made (no pip) is removed; nothing else is.
@@ -157,4 +158,41 @@ field() {
     value=$(printf '%s\n' "$output" | sed -n "s/^$name:[[:space:]]*//p" | head -n 1)
     [[ -n $value ]] || die "no '$name:' line in: $output"
     printf '%s\n' "$value"
+}
+
+# Makes $SIGNET_BIN absolute (a relative path is taken from $1, the directory the
+# caller was started in), defaults it to the debug build, checks and exports it.
+use_signet_bin() {
+    if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$1/$SIGNET_BIN; fi
+    SIGNET_BIN=${SIGNET_BIN:-$(swift build --show-bin-path | tail -n 1)/signet}
+    [[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN (build it or set SIGNET_BIN)"
+    export SIGNET_BIN
+}
+
+# Fails with one line unless every named command is on PATH.
+require_commands() {
+    local command
+    for command; do command -v "$command" >/dev/null 2>&1 || die "$command is required"; done
+}
+
+# SQL on $SIGNET_TEST_DATABASE_URL, quietly.
+test_sql() {
+    PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 -c "$1" >/dev/null
+}
+
+# Creates the schema $1_<random> in $SIGNET_TEST_DATABASE_URL and sets $schema.
+create_test_schema() {
+    [[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
+    schema=$1_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+    step "creating schema $schema"
+    test_sql "CREATE SCHEMA \"$schema\""
+}
+
+# Drops the schema made by create_test_schema, if any.
+drop_test_schema() {
+    if [[ -n ${schema:-} ]]; then
+        step "dropping schema $schema"
+        test_sql "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" || warn "could not drop schema $schema"
+        schema=""
+    fi
 }

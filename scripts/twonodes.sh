@@ -19,18 +19,14 @@
 #
 # Prints `twonodes: N passed, M failed` last; exits non-zero on any failure.
 set -euo pipefail
-# A relative SIGNET_BIN is relative to the caller's directory.
-if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
 [[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-command -v python3 >/dev/null 2>&1 || die "python3 is required"
-command -v psql >/dev/null 2>&1 || die "psql is required"
-SIGNET_BIN=${SIGNET_BIN:-$(swift build --show-bin-path | tail -n 1)/signet}
-[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN (build it or set SIGNET_BIN)"
-export SIGNET_BIN
+require_commands python3 psql
+use_signet_bin "$caller_dir"
 
 schema=""
 work_dir=""
@@ -65,10 +61,7 @@ cleanup() {
         fi
         rm -rf -- "$work_dir"
     fi
-    if [[ -n $schema ]]; then
-        step "dropping schema $schema"
-        sql "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null || warn "could not drop schema $schema"
-    fi
+    drop_test_schema
     exit "$rc"
 }
 trap cleanup EXIT
@@ -78,9 +71,7 @@ trap 'exit 143' TERM
 work_dir=$(mktemp -d /tmp/signet-twonodes.XXXXXX)
 use_python "PyJWT[crypto]>=2.8" requests
 
-schema=twonodes_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-step "creating schema $schema"
-sql "CREATE SCHEMA \"$schema\"" >/dev/null
+create_test_schema twonodes
 
 # --- Settings shared by both nodes ----------------------------------------------
 # Free loopback ports for node A, the issuer (node A's URL, used by both), a
