@@ -99,6 +99,10 @@ public struct Database: Sendable {
     /// A one-line, secret-free account of a database error, for operators: PostgresNIO's own
     /// description deliberately hides everything.
     public static func describe(_ error: any Error) -> String? {
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.rollbackError, error.commitError]
+                .compactMap { $0 }.first.flatMap { describe($0) ?? "\($0)" }
+        }
         guard let error = error as? PSQLError else { return nil }
         if let message = error.serverInfo?[.message] {
             return "database error: " + message
@@ -136,6 +140,9 @@ extension Database {
     /// such errors with 503 and `Retry-After`.
     public static func isUnavailable(_ error: any Error) -> Bool {
         if error is TimedOut { return true }
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].compactMap { $0 }.contains(where: isUnavailable)
+        }
         if let error = error as? PSQLError {
             switch error.code {
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
