@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# Load benchmarks of a release `signet serve` on loopback, with wrk:
+#   jwks         GET /.well-known/jwks.json, on Signet and on nginx serving a
+#                byte-identical static copy
+#   hash         the Argon2id ceiling: `signet bench hash` (no HTTP)
+#   login        the password grant, valid credentials, client Basic auth
+#   refresh      the refresh_token grant, each session chaining its newest token
+#   cc           the client_credentials grant
+#   introspect   POST /oauth2/introspect of one live access token
+# then prints one markdown table with the figures, the targets beside them,
+# and Signet's resident memory (idle before the load, peak at the end). Per
+# run: requests/s, p50 and p99 latency, responses with status >= 400, socket
+# errors and timeouts, and the CPU time per request of the HTTP server and of
+# PostgreSQL (from /proc; less sensitive than requests/s to other load on the
+# machine).
+# Targets are reported, never enforced: the exit status only says whether the
+# runs could be made.
+#
+# Everything runs on a PostgreSQL cluster of its own (fsync on) and on free
+# loopback ports; whatever the script starts is stopped by PID on exit.
+#
+# Environment:
+#   BENCH_DURATION        seconds of each wrk run (default: 10)
+#   BENCH_CONNECTIONS     wrk connections (default: 32)
+#   BENCH_THREADS         wrk threads (default: 2)
+#   BENCH_TIMEOUT         wrk per-request timeout, seconds (default: 5)
+#   BENCH_HASH_SECONDS    length of `signet bench hash` (default: 10)
+#   BENCH_SCENARIOS       subset to run, e.g. "jwks refresh" (default: all)
+#   BENCH_PG_PORT         port of the private cluster (default: 54347)
+#   BENCH_SCRATCH_PATH    scratch path of the release build (default: .build-bench)
+#   BENCH_RESULTS_DIR     where the raw wrk output, the server log and
+#                         table.md are kept (default: a new /tmp/signet-bench.*)
+#   BENCH_STATUS_DETAIL   1: record the status and first body of every failing
+#                         response in all scenarios (costs client CPU; the
+#                         refresh scenario always does it)
+#   SIGNET_BIN            a signet executable to use instead of building one
+set -euo pipefail
+if [[ -n ${SIGNET_BIN:-} && $SIGNET_BIN != /* ]]; then SIGNET_BIN=$PWD/$SIGNET_BIN; fi
+if [[ -n ${BENCH_RESULTS_DIR:-} && $BENCH_RESULTS_DIR != /* ]]; then BENCH_RESULTS_DIR=$PWD/$BENCH_RESULTS_DIR; fi
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+duration=${BENCH_DURATION:-10}
+connections=${BENCH_CONNECTIONS:-32}
+wrk_threads=${BENCH_THREADS:-2}
+wrk_timeout=${BENCH_TIMEOUT:-5}
+hash_seconds=${BENCH_HASH_SECONDS:-10}
+pg_port=${BENCH_PG_PORT:-54347}
+scratch=${BENCH_SCRATCH_PATH:-.build-bench}
+scenarios=${BENCH_SCENARIOS:-jwks hash login refresh cc introspect}
+scenarios=${scenarios//,/ }
+for name in duration connections wrk_threads wrk_timeout hash_seconds pg_port; do
+    [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '${!name}'"
+done
+((connections >= wrk_threads)) || die "BENCH_CONNECTIONS must be at least BENCH_THREADS"
+for scenario in $scenarios; do
+    case $scenario in jwks | hash | login | refresh | cc | introspect) ;;
+    *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc introspect)" ;;
+    esac
+done
+wants() { [[ " $scenarios " == *" $1 "* ]]; }
+
+# --- Tools -----------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if wants jwks && ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then missing+=(nginx); fi
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+[[ -n $(pg_bindir) ]] || missing+=(postgresql)
+if ((${#missing[@]} > 0)); then
+    apt_install "${missing[@]}" >&2
+    if [[ " ${missing[*]} " == *" nginx "* ]]; then
+        warn "the nginx package may have enabled its own system service; this script only runs private instances"
+    fi
+fi
+nginx_bin=""
+if wants jwks; then
+    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    [[ -x $nginx_bin ]] || die "nginx not found after installing it"
+fi
+pg_bin=$(pg_bindir)
+[[ -n $pg_bin ]] || die "PostgreSQL server programs not found"
+
+# --- Release build ------------------------------------------------------------------
+if [[ -z ${SIGNET_BIN:-} ]]; then
+    step "swift build -c release --product signet --scratch-path $scratch"
+    swift build -c release --product signet --scratch-path "$scratch" >&2
+    SIGNET_BIN=$(swift build -c release --scratch-path "$scratch" --show-bin-path | tail -n 1)/signet
+fi
+[[ -x $SIGNET_BIN ]] || die "signet executable not found at $SIGNET_BIN"
+
+# --- Scratch space and cleanup -------------------------------------------------------
+results_dir=${BENCH_RESULTS_DIR:-$(mktemp -d /tmp/signet-bench.XXXXXX)}
+mkdir -p -- "$results_dir"
+pg_dir=$(mktemp -d /tmp/signet-bench-pg.XXXXXX)
+work_dir=$(mktemp -d /tmp/signet-bench-work.XXXXXX)
+is_root && chown postgres:postgres "$pg_dir"
+server_pid=""
+nginx_pid=""
+child_pid=""
+# Never without an explicit data directory: postgres.sh would fall back to .data/pg.
+pg() {
+    [[ -n $pg_dir ]] || die "no private cluster directory"
+    SIGNET_PG_DIR=$pg_dir SIGNET_PG_PORT=$pg_port SIGNET_PG_FSYNC=on ./scripts/postgres.sh "$@"
+}
+
+stop_pid() {
+    local pid=$1 signal=${2:-TERM}
+    [[ -n $pid ]] || return 0
+    kill "-$signal" "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317 # invoked by the trap below
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_pid "$child_pid"
+    stop_pid "$nginx_pid"
+    stop_signet
+    if [[ -s $work_dir/server.log ]]; then
+        cp "$work_dir/server.log" "$results_dir/server.log" 2>/dev/null || true
+        if ((rc != 0)); then
+            printf -- '--- last lines of the server log ---\n' >&2
+            tail -n 30 "$work_dir/server.log" >&2 || true
+        fi
+    fi
+    pg destroy >/dev/null 2>&1 || warn "could not destroy the cluster in $pg_dir"
+    rm -rf -- "$pg_dir" "$work_dir"
+    if ((rc != 0)); then warn "benchmark failed; partial output in $results_dir"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# run_child OUTPUT COMMAND...: runs the command in the background with its
+# stdout and stderr in OUTPUT and waits for it, so that the trap can stop it by
+# PID. (The redirection stays on the child: on the function call it would also
+# capture the trap's own messages.)
+run_child() {
+    local output=$1
+    shift
+    "$@" >"$output" 2>&1 &
+    child_pid=$!
+    local rc=0
+    wait "$child_pid" || rc=$?
+    child_pid=""
+    return "$rc"
+}
+
+# Memory of the server from /proc: VmRSS or VmHWM, in MiB.
+memory_mib() {
+    awk -v key="$1:" '$1 == key { printf "%.1f\n", $2 / 1024 }' "/proc/$server_pid/status"
+}
+
+# --- PostgreSQL and Signet -------------------------------------------------------------
+pg start
+SIGNET_DATABASE_URL=$(pg url)
+export SIGNET_DATABASE_URL
+isolated_signet_settings "$work_dir"
+# One client address drives all the load: lift the per-address limits (to the
+# largest values the settings accept). Argon2 keeps its defaults.
+export SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=1000000 SIGNET_RATE_LIMIT_BURST=1000000
+export SIGNET_RATE_LIMIT_FAILED_LOGIN_BURST=100000
+export SIGNET_LOG_LEVEL=warning
+
+"$SIGNET_BIN" migrate >/dev/null
+password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+printf '%s\n' "$password" | "$SIGNET_BIN" users create bench --password-stdin >/dev/null
+out=$("$SIGNET_BIN" clients create bench-app --grant password --grant refresh_token --grant client_credentials)
+client_secret=$(field client_secret "$out")
+basic="Basic $(printf '%s' "bench-app:$client_secret" | base64 | tr -d '\n')"
+base=http://$SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT
+
+start_signet "$work_dir/server.log"
+sleep 2
+rss_idle=$(memory_mib VmRSS)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+step "signet serve is up (pid $server_pid), idle RSS $rss_idle MiB"
+
+# A login through curl; prints the response body.
+login() {
+    curl -sS -f -m 30 -H "Authorization: $basic" \
+        -d "grant_type=password&username=bench&password=$password" "$base/oauth2/token"
+}
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# --- Load ----------------------------------------------------------------------------------
+declare -A result=()
+
+# CPU time (user + system, in clock ticks) used so far by the given processes.
+cpu_ticks() {
+    local pid stat total=0
+    local -a fields
+    for pid in "$@"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r -a fields <<<"${stat##*) }"
+        total=$((total + fields[11] + fields[12]))
+    done
+    printf '%s\n' "$total"
+}
+clock_ticks=$(getconf CLK_TCK)
+# CPU time (clock ticks) of the children this shell has waited for so far.
+children_cpu_ticks() {
+    local stat
+    local -a fields
+    stat=$(cat "/proc/$$/stat")
+    read -r -a fields <<<"${stat##*) }"
+    printf '%s\n' "$((fields[13] + fields[14]))"
+}
+# The PostgreSQL server processes of the private cluster (postmaster and children).
+pg_pids() {
+    local postmaster
+    [[ -r $pg_dir/postmaster.pid ]] || return 0
+    postmaster=$(head -n 1 "$pg_dir/postmaster.pid")
+    printf '%s\n' "$postmaster"
+    pgrep -P "$postmaster" || true
+}
+# The HTTP server a scenario loads: Signet, or nginx (master and workers).
+target_pids() {
+    if [[ $1 == nginx ]]; then
+        printf '%s\n' "$nginx_pid"
+        pgrep -P "$nginx_pid" || true
+    else
+        printf '%s\n' "$server_pid"
+    fi
+}
+
+# wrk_run NAME URL LUA_SCRIPT: runs wrk, keeps its output in the results
+# directory, and records the fields of its `bench-result` line as
+# result[NAME.field], the server's RSS right after the run, and the CPU time
+# per request of the HTTP server and of PostgreSQL during the run.
+wrk_run() {
+    local name=$1 url=$2 script=$3 output=$results_dir/wrk-$1.txt line pair
+    local -a server_pids database_pids
+    local server_before database_before
+    mapfile -t server_pids < <(target_pids "$name")
+    mapfile -t database_pids < <(pg_pids)
+    step "$name: wrk -t$wrk_threads -c$connections -d${duration}s $url"
+    server_before=$(cpu_ticks "${server_pids[@]}")
+    database_before=$(cpu_ticks "${database_pids[@]}")
+    run_child "$output" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --timeout "${wrk_timeout}s" --latency \
+        -s "$script" "$url" || {
+        cat "$output" >&2
+        die "wrk failed in scenario $name"
+    }
+    line=$(grep -m 1 '^bench-result ' "$output") || {
+        cat "$output" >&2
+        die "no result line from wrk in scenario $name"
+    }
+    for pair in ${line#bench-result }; do
+        result[$name.${pair%%=*}]=${pair#*=}
+    done
+    result[$name.rss]=$(memory_mib VmRSS)
+    result[$name.server_cpu_us]=$(per_request "$(($(cpu_ticks "${server_pids[@]}") - server_before))" "${result[$name.requests]}")
+    result[$name.database_cpu_us]=$(per_request "$(($(cpu_ticks "${database_pids[@]}") - database_before))" "${result[$name.requests]}")
+    if grep -q '^bench-status ' "$output"; then
+        grep '^bench-status ' "$output" | sed "s/^bench-status /  $name: status /" >&2
+    fi
+    step "$name: ${result[$name.rps]} req/s, p50 ${result[$name.p50_ms]} ms, p99 ${result[$name.p99_ms]} ms, non-2xx ${result[$name.non2xx]}"
+    sleep 1
+}
+
+# Microseconds of CPU per request: per_request TICKS REQUESTS.
+per_request() { awk -v t="$1" -v n="$2" -v hz="$clock_ticks" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else printf "-" }'; }
+
+lua_dir=$PWD/scripts/bench
+export BENCH_STATUS_DETAIL=${BENCH_STATUS_DETAIL:-0}
+
+if wants jwks; then
+    # nginx on its own free port, serving the JWKS bytes Signet serves, with
+    # the same Cache-Control (nginx adds its own ETag, as Signet does).
+    nginx_dir=$work_dir/nginx
+    mkdir -p "$nginx_dir/www/.well-known" "$nginx_dir/tmp"
+    curl -sS -f -D "$nginx_dir/jwks.headers" -o "$nginx_dir/www/.well-known/jwks.json" "$base/.well-known/jwks.json"
+    cache_control=$(sed -n 's/^[Cc]ache-[Cc]ontrol:[[:space:]]*//p' "$nginx_dir/jwks.headers" | tr -d '\r')
+    [[ -n $cache_control ]] || die "the JWKS answered without Cache-Control"
+    nginx_port=$(free_port)
+    nginx_user=""
+    if is_root; then nginx_user="user root root;"; fi
+    cat >"$nginx_dir/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+master_process on;
+worker_processes auto;
+pid $nginx_dir/nginx.pid;
+error_log $nginx_dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $nginx_dir/tmp/body;
+    proxy_temp_path $nginx_dir/tmp/proxy;
+    fastcgi_temp_path $nginx_dir/tmp/fastcgi;
+    uwsgi_temp_path $nginx_dir/tmp/uwsgi;
+    scgi_temp_path $nginx_dir/tmp/scgi;
+    server_tokens off;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    types { }
+    default_type application/json;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $nginx_dir/www;
+        location = /.well-known/jwks.json {
+            add_header Cache-Control "$cache_control";
+        }
+    }
+}
+EOF
+    step "nginx on 127.0.0.1:$nginx_port"
+    "$nginx_bin" -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/error.log" &
+    nginx_pid=$!
+    deadline=$((SECONDS + 10))
+    until curl -s -f -o "$nginx_dir/check.json" "http://127.0.0.1:$nginx_port/.well-known/jwks.json"; do
+        if ! kill -0 "$nginx_pid" 2>/dev/null; then
+            cat "$nginx_dir/error.log" >&2 || true
+            nginx_pid=""
+            die "nginx exited at start"
+        fi
+        ((SECONDS < deadline)) || die "nginx did not answer within 10 s"
+        sleep 0.2
+    done
+    cmp -s "$nginx_dir/check.json" "$nginx_dir/www/.well-known/jwks.json" || die "nginx does not serve the same JWKS bytes"
+    step "JWKS: $(wc -c <"$nginx_dir/check.json") bytes, Cache-Control: $cache_control"
+
+    BENCH_METHOD=GET BENCH_BODY="" BENCH_AUTHORIZATION="" \
+        wrk_run jwks "$base/.well-known/jwks.json" "$lua_dir/request.lua"
+    BENCH_METHOD=GET BENCH_BODY="" BENCH_AUTHORIZATION="" \
+        wrk_run nginx "http://127.0.0.1:$nginx_port/.well-known/jwks.json" "$lua_dir/request.lua"
+    stop_pid "$nginx_pid"
+    nginx_pid=""
+fi
+
+if wants hash; then
+    step "hash: signet bench hash --seconds $hash_seconds (the server idles meanwhile)"
+    # Its CPU time: what this shell's reaped children used, before and after.
+    hash_cpu_before=$(children_cpu_ticks)
+    run_child "$results_dir/hash.txt" "$SIGNET_BIN" bench hash --seconds "$hash_seconds" || {
+        cat "$results_dir/hash.txt" >&2
+        die "signet bench hash failed"
+    }
+    hash_cpu=$(($(children_cpu_ticks) - hash_cpu_before))
+    hash_line=$(tail -n 1 "$results_dir/hash.txt")
+    for pair in $hash_line; do
+        result[hash.${pair%%=*}]=${pair#*=}
+    done
+    [[ -n ${result[hash.hashes_per_second]:-} ]] || die "unexpected output of signet bench hash: $hash_line"
+    result[hash.cpu_us]=$(per_request "$hash_cpu" \
+        "$(awk -v r="${result[hash.hashes_per_second]}" -v s="${result[hash.seconds]}" 'BEGIN { printf "%.0f", r * s }')")
+    step "hash: ${result[hash.hashes_per_second]} hashes/s on ${result[hash.threads]} threads, ${result[hash.cpu_us]} µs CPU each"
+    sleep 1
+fi
+
+if wants login; then
+    BENCH_METHOD=POST BENCH_AUTHORIZATION=$basic \
+        BENCH_BODY="grant_type=password&username=bench&password=$password" \
+        wrk_run login "$base/oauth2/token" "$lua_dir/request.lua"
+fi
+
+if wants refresh; then
+    # Two sessions per connection: see scripts/bench/refresh.lua.
+    sessions=$((connections * 2))
+    step "refresh: $sessions logins for the initial refresh tokens"
+    tokens_file=$work_dir/refresh-tokens
+    : >"$tokens_file"
+    for ((i = 0; i < sessions; i++)); do
+        login | json_field refresh_token >>"$tokens_file"
+    done
+    BENCH_AUTHORIZATION=$basic BENCH_REFRESH_TOKENS=$tokens_file BENCH_THREADS=$wrk_threads \
+        wrk_run refresh "$base/oauth2/token" "$lua_dir/refresh.lua"
+fi
+
+if wants cc; then
+    BENCH_METHOD=POST BENCH_AUTHORIZATION=$basic BENCH_BODY="grant_type=client_credentials" \
+        wrk_run cc "$base/oauth2/token" "$lua_dir/request.lua"
+fi
+
+if wants introspect; then
+    access_token=$(login | json_field access_token)
+    active=$(curl -sS -f -m 10 -H "Authorization: $basic" -d "token=$access_token" "$base/oauth2/introspect" | json_field active)
+    [[ $active == True ]] || die "introspection of a fresh access token did not answer active: true"
+    BENCH_METHOD=POST BENCH_AUTHORIZATION=$basic BENCH_BODY="token=$access_token" \
+        wrk_run introspect "$base/oauth2/introspect" "$lua_dir/request.lua"
+fi
+
+rss_peak=$(memory_mib VmHWM)
+rss_end=$(memory_mib VmRSS)
+kill -0 "$server_pid" 2>/dev/null || die "signet serve is no longer running"
+stop_signet
+server_log_lines=$(grep -c . "$work_dir/server.log" || true)
+
+# --- Report --------------------------------------------------------------------------------
+# Arithmetic on decimals.
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+holds() { awk "BEGIN { exit !($1) }"; }
+verdict() { if holds "$1"; then printf 'met'; else printf '**missed**'; fi; }
+get() { printf '%s' "${result[$1]:-}"; }
+intf() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+
+total_non2xx=0
+total_socket=0
+row() { # NAME LABEL TARGET VERDICT
+    local name=$1 socket rss
+    if [[ -z $(get "$name.rps") ]]; then
+        printf '| %s | %s | skipped | | | | | | | | |\n' "$2" "$3"
+        return
+    fi
+    socket=$(($(get "$name.connect_errors") + $(get "$name.read_errors") + $(get "$name.write_errors") + $(get "$name.timeouts")))
+    total_non2xx=$((total_non2xx + $(get "$name.non2xx")))
+    total_socket=$((total_socket + socket))
+    rss=$(get "$name.rss")
+    [[ $name != nginx ]] || rss='—'
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$(intf "$(get "$name.rps")")" \
+        "$(ms "$(get "$name.p50_ms")")" "$(ms "$(get "$name.p99_ms")")" "$(get "$name.non2xx")" "$socket" \
+        "$(get "$name.server_cpu_us")" "$(get "$name.database_cpu_us")" "$rss" "$4"
+}
+
+jwks_ratio="" login_ratio=""
+if [[ -n $(get jwks.rps) && -n $(get nginx.rps) ]]; then
+    jwks_ratio=$(calc "100 * $(get jwks.rps) / $(get nginx.rps)")
+fi
+if [[ -n $(get login.rps) && -n $(get hash.hashes_per_second) ]]; then
+    login_ratio=$(calc "100 * $(get login.rps) / $(get hash.hashes_per_second)")
+fi
+percent() { if [[ -n $1 ]]; then printf '%s %%' "$1"; else printf 'n/a'; fi; }
+ratio_verdict() { if [[ -n $1 ]]; then verdict "$1 >= $2"; else printf 'n/a'; fi; }
+
+{
+    printf '### Run of %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf -- '- commit: %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        "$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    printf -- '- machine: %s cores (%s), %s RAM, %s, kernel %s\n' "$(nproc)" \
+        "$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)" \
+        "$(free -h | awk '/^Mem:/ { print $2 }')" \
+        "$(. /etc/os-release && printf '%s' "${PRETTY_NAME:-unknown}")" "$(uname -r)"
+    printf -- '- %s; %s; %s; %s\n' "$("$pg_bin/postgres" --version)" \
+        "$(swift --version 2>&1 | grep -m 1 -o 'Swift version [^ ]*' || echo 'Swift unknown')" \
+        "$(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk " $2 }')" \
+        "$([[ -n $nginx_bin ]] && "$nginx_bin" -v 2>&1 | sed 's|.*version: ||' || echo 'nginx not run')"
+    printf -- '- load: wrk -t%s -c%s, %s s per scenario, loopback; PostgreSQL with fsync on; Argon2id m=%s KiB t=%s p=%s on %s threads\n' \
+        "$wrk_threads" "$connections" "$duration" "$(get hash.m)" "$(get hash.t)" "$(get hash.p)" "$(get hash.threads)"
+    printf -- '- load average before/after: %s / %s\n\n' "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '| scenario | target | req/s | p50 ms | p99 ms | non-2xx | socket errors | server CPU µs/req | PostgreSQL CPU µs/req | Signet RSS after (MiB) | target met |\n'
+    printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
+    row jwks 'JWKS, Signet' '≥ 70 % of nginx' "$(ratio_verdict "$jwks_ratio" 70)"
+    row nginx 'JWKS, nginx static copy' 'reference' '—'
+    if [[ -n $(get hash.hashes_per_second) ]]; then
+        printf '| Argon2id ceiling (signet bench hash) | reference | %s hashes/s | | | | | %s | | | — |\n' \
+            "$(calc "$(get hash.hashes_per_second)")" "$(get hash.cpu_us)"
+    else
+        printf '| Argon2id ceiling (signet bench hash) | reference | skipped | | | | | | | | |\n'
+    fi
+    row login 'login (password grant)' '≥ 90 % of the ceiling' "$(ratio_verdict "$login_ratio" 90)"
+    if [[ -n $(get refresh.rps) ]]; then
+        row refresh 'refresh (rotating chains)' '≥ 3,000/s, p99 < 50 ms' \
+            "$(verdict "$(get refresh.rps) >= 3000 && $(get refresh.p99_ms) < 50")"
+    else
+        row refresh 'refresh (rotating chains)' '≥ 3,000/s, p99 < 50 ms' ''
+    fi
+    row cc 'client_credentials' '≥ 8,000/s' "$(if [[ -n $(get cc.rps) ]]; then verdict "$(get cc.rps) >= 8000"; fi)"
+    row introspect 'introspection' '≥ 10,000/s' \
+        "$(if [[ -n $(get introspect.rps) ]]; then verdict "$(get introspect.rps) >= 10000"; fi)"
+    printf '| Signet RSS idle (before load) | < 40 MiB | | | | | | | | %s | %s |\n' "$rss_idle" "$(verdict "$rss_idle < 40")"
+    printf '| Signet RSS peak (VmHWM at the end) | < 200 MiB | | | | | | | | %s | %s |\n' "$rss_peak" "$(verdict "$rss_peak < 200")"
+    printf '\n'
+    printf -- '- **login/s ÷ hash ceiling** = %s (target ≥ 90 %%) — %s\n' "$(percent "$login_ratio")" "$(ratio_verdict "$login_ratio" 90)"
+    if [[ -n $(get login.server_cpu_us) && -n $(get hash.cpu_us) ]] && holds "$(get login.server_cpu_us) > 0"; then
+        printf -- '- Argon2id share of a login'"'"'s Signet CPU (hash CPU ÷ login CPU, less sensitive than req/s to other load on the machine) = %s\n' \
+            "$(percent "$(calc "100 * $(get hash.cpu_us) / $(get login.server_cpu_us)")")"
+    fi
+    printf -- '- **JWKS/s ÷ nginx/s** = %s (target ≥ 70 %%) — %s\n' "$(percent "$jwks_ratio")" "$(ratio_verdict "$jwks_ratio" 70)"
+    if [[ -n $(get jwks.server_cpu_us) && -n $(get nginx.server_cpu_us) ]] && holds "$(get jwks.server_cpu_us) > 0"; then
+        printf -- '- JWKS CPU cost, nginx ÷ Signet (CPU per request, less sensitive than req/s to other load on the machine) = %s\n' \
+            "$(percent "$(calc "100 * $(get nginx.server_cpu_us) / $(get jwks.server_cpu_us)")")"
+    fi
+    if [[ -n $(get refresh.rps) ]]; then
+        printf -- '- refresh chains: %s rotations, %s chains broken, %s requests without a live token, %s sessions\n' \
+            "$(get refresh.rotated)" "$(get refresh.chains_broken)" "$(get refresh.starved)" "$(get refresh.sessions)"
+    fi
+    printf -- '- non-2xx over all runs: %s; socket errors: %s (target: zero non-2xx) — %s\n' "$total_non2xx" "$total_socket" \
+        "$(verdict "$total_non2xx == 0")"
+    for file in "$results_dir"/wrk-*.txt; do
+        [[ -e $file ]] || continue
+        name=${file##*/wrk-}
+        name=${name%.txt}
+        grep '^bench-status ' "$file" | while read -r _ status count body; do
+            printf -- '- %s: %s responses with status %s, the first: %s\n' "$name" "$count" "$status" "$body"
+        done || true
+    done
+    printf -- '- Signet RSS at the end: %s MiB; lines in the server log (level warning and above): %s\n' "$rss_end" "$server_log_lines"
+} >"$results_dir/table.md"
+
+printf '\n'
+cat "$results_dir/table.md"
+printf '\n(raw wrk output, hash line and server log: %s)\n' "$results_dir"
