@@ -147,9 +147,14 @@ public struct ClientRegistry: Sendable {
         Data(HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: secretKey)).base64URLEncodedString()
     }
 
+    /// `count` random bytes (a multiple of 8) from the system generator, base64url.
     static func randomToken(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return Data((0..<count).map { _ in generator.next() as UInt8 }).base64URLEncodedString()
+        var bytes = Data(capacity: count)
+        for _ in 0..<(count + 7) / 8 {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return bytes.prefix(count).base64URLEncodedString()
     }
 }
 

@@ -1,10 +1,17 @@
 import Foundation
 import Metrics
+import Synchronization
 
 /// Signet's operational metrics, named the Prometheus way (`signet_…_total`, `_seconds`), created
 /// through an injected swift-metrics factory (the Prometheus one in production; tests pass their own).
 public struct SignetMetrics: Sendable {
     let factory: any MetricsFactory
+    /// The per-request metric objects, made once per route, method and status.
+    private let requestHandles = RequestHandles()
+
+    private final class RequestHandles: Sendable {
+        let byKey = Mutex<[String: (Counter, Timer)]>([:])
+    }
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -51,10 +58,19 @@ public struct SignetMetrics: Sendable {
     }
 
     public func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        let labels = [("route", route), ("method", method), ("status", String(status))]
-        Counter(label: "signet_http_requests_total", dimensions: labels, factory: factory).increment()
-        Timer(label: "signet_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+        let key = "\(method) \(status) \(route)"
+        let (counter, timer) = requestHandles.byKey.withLock { handles in
+            if let found = handles[key] { return found }
+            let made = (
+                Counter(label: "signet_http_requests_total",
+                        dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                Timer(label: "signet_http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
+                      factory: factory))
+            if handles.count < 1000 { handles[key] = made }
+            return made
+        }
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 }
 
