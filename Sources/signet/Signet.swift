@@ -87,15 +87,21 @@ extension SignetEnvironment {
         logger.logLevel = .error  // a command reports its own failure in one line
         try await Database.probe(url: settings.database.url, connectTimeout: .seconds(settings.database.connectTimeoutSeconds), logger: logger)
         let environment = try SignetEnvironment(settings: settings, logger: logger)
-        defer { Task { try? await environment.hasher.shutdown() } }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await environment.database.client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await body(environment)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await environment.database.client.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await body(environment)
+            })
+        } catch {
+            result = .failure(error)
         }
+        try? await environment.hasher.shutdown()
+        return try result.get()
     }
 }
 
