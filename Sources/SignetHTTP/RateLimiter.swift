@@ -24,13 +24,13 @@ final class TokenBuckets: Sendable {
         self.refillPerSecond = refillPerSecond
     }
 
-    /// Spends one token of `key`'s bucket: `nil` if allowed, else the seconds to wait.
+    /// Spends one token of `key`'s bucket: `nil` if there was one, else the seconds to wait.
     func take(_ key: String) -> Int? {
         spend(key, cost: 1, dryRun: false)
     }
 
-    /// Whether `key` has a token left, without spending it.
-    func wouldAllow(_ key: String) -> Int? {
+    /// Like `take`, without spending: `nil` if `key` has a token left, else the seconds to wait.
+    func peek(_ key: String) -> Int? {
         spend(key, cost: 1, dryRun: true)
     }
 

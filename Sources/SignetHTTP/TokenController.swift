@@ -36,7 +36,7 @@ struct TokenController: Sendable {
         switch grant {
         case .password:
             let origin = address.of(request, context: context)
-            if let wait = failedLogins.wouldAllow(origin) {
+            if let wait = failedLogins.peek(origin) {
                 throw OAuthError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
             }
             do {

@@ -154,6 +154,54 @@ struct CLITests {
         #expect(!result.stderr.contains("hunter2secret"))
     }
 
+    @Test func benchHashReportsTheCeilingAtTheConfiguredParameters() throws {
+        let result = try Self.run(["bench", "hash", "--seconds", "0.3"], environment: [
+            "SIGNET_ARGON2_MEMORY_KIB": "1024", "SIGNET_ARGON2_ITERATIONS": "1", "SIGNET_ARGON2_THREADS": "1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let fields = Dictionary(uniqueKeysWithValues: result.stdout.split(whereSeparator: \.isWhitespace).compactMap { pair in
+            let parts = pair.split(separator: "=")
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+        #expect(fields["m"] == "1024" && fields["t"] == "1" && fields["p"] == "1" && fields["threads"] == "1")
+        #expect((Double(fields["hashes_per_second"] ?? "") ?? 0) > 0)
+    }
+
+    /// `log.format=json`: one JSON object per line with level, label, message; SIGTERM stops
+    /// the server cleanly.
+    @Test func serveWritesJSONLogsAndStopsOnSIGTERM() async throws {
+        _ = try TestDatabase.url
+        try await TestDatabase.withSchema { schema in
+            var env = try Self.environment(schema: schema)
+            #expect(try Self.run(["migrate"], environment: env).status == 0)
+            env.merge(["SIGNET_LOG_FORMAT": "json", "SIGNET_PUBLIC_HOST": "127.0.0.1", "SIGNET_PUBLIC_PORT": "0",
+                       "SIGNET_ADMIN_PORT": "0"]) { $1 }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executable)
+            process.arguments = ["serve"]
+            process.currentDirectoryURL = URL(fileURLWithPath: TestDatabase.packageRoot)
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SIGNET_") }.merging(env) { $1 }
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var text = ""
+            for _ in 0..<100 where !text.contains("Server started") {
+                try await Task.sleep(for: .milliseconds(100))
+                text += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            }
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            let lines = text.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(!lines.isEmpty)
+            for line in lines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["message"] is String && object?["label"] as? String == "signet", "\(line)")
+            }
+        }
+    }
+
     @Test func badSettingIsOneLineNamingIt() throws {
         let result = try Self.run(["migrate"], environment: ["SIGNET_PUBLIC_PORT": "eighty"])
         #expect(result.status != 0)
@@ -168,7 +216,7 @@ struct CLITests {
 
     @Test(arguments: [[], ["serve"], ["migrate"], ["users"], ["users", "create"], ["users", "list"],
                       ["users", "set-password"], ["users", "disable"], ["users", "enable"], ["clients"], ["clients", "create"],
-                      ["keys"], ["keys", "rotate"]])
+                      ["keys"], ["keys", "rotate"], ["bench"], ["bench", "hash"]])
     func helpExplainsEveryCommand(path: [String]) throws {
         let result = try Self.run(path + ["--help"], environment: [:])
         #expect(result.status == 0)

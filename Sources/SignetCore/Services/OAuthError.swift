@@ -10,7 +10,6 @@ public struct OAuthError: Error, Equatable, CustomStringConvertible {
         case invalidScope = "invalid_scope"
         case temporarilyUnavailable = "temporarily_unavailable"
         case slowDown = "slow_down"
-        case unsupportedTokenType = "unsupported_token_type"
     }
 
     public var code: Code
