@@ -90,6 +90,10 @@ export SIGNET_ARGON2_MEMORY_KIB=1024 SIGNET_ARGON2_ITERATIONS=1
 export SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=100000 SIGNET_RATE_LIMIT_BURST=100000
 export SIGNET_RATE_LIMIT_FAILED_LOGIN_BURST=100000 SIGNET_LOGIN_LOCKOUT_THRESHOLD=1000
 export SIGNET_LOG_LEVEL=${SIGNET_LOG_LEVEL:-info}
+# The admin API accepts only access tokens for this audience (pinned so that a
+# SIGNET_ADMIN_AUDIENCE of the caller cannot change it under fuzz-admin).
+admin_audience=urn:signet:admin
+export SIGNET_ADMIN_AUDIENCE=$admin_audience
 public_url=$SIGNET_ISSUER
 admin_url=http://127.0.0.1:$admin_port
 
@@ -105,18 +109,25 @@ step "signet users create $admin_username / $user_username"
 printf '%s\n' "$admin_password" | "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
 printf '%s\n' "$user_password" |
     "$SIGNET_BIN" users create "$user_username" --role user --email "$user_username@example.com" --password-stdin >/dev/null
-step "signet clients create fuzz-app"
+step "signet clients create fuzz-app / fuzz-admin"
 out=$("$SIGNET_BIN" clients create fuzz-app --auth-method client_secret_basic \
     --grant password --grant refresh_token --grant client_credentials \
     --scope openid --scope profile --scope email --scope api)
 client_secret=$(field client_secret "$out")
+# The admin token comes from this client: the admin API accepts only tokens
+# for the admin audience.
+out=$("$SIGNET_BIN" clients create fuzz-admin --auth-method client_secret_basic \
+    --grant password --audience "$admin_audience")
+admin_client_id=$(field client_id "$out")
+admin_client_secret=$(field client_secret "$out")
 
 # --- Server ---------------------------------------------------------------------
 start_signet "$server_log"
 
-# An access token by the password grant, printed on stdout.
+# access_token CLIENT-ID CLIENT-SECRET USERNAME PASSWORD: an access token by the
+# password grant (client_secret_basic), printed on stdout.
 access_token() {
-    "$python" - "$public_url/oauth2/token" fuzz-app "$client_secret" "$1" "$2" <<'EOF'
+    "$python" - "$public_url/oauth2/token" "$1" "$2" "$3" "$4" <<'EOF'
 import base64, json, sys, urllib.parse, urllib.request
 url, client, secret, username, password = sys.argv[1:]
 body = urllib.parse.urlencode({"grant_type": "password", "username": username, "password": password}).encode()
@@ -128,8 +139,8 @@ with urllib.request.urlopen(request, timeout=10) as response:
 EOF
 }
 step "access tokens of $admin_username and $user_username"
-admin_token=$(access_token "$admin_username" "$admin_password")
-user_token=$(access_token "$user_username" "$user_password")
+admin_token=$(access_token "$admin_client_id" "$admin_client_secret" "$admin_username" "$admin_password")
+user_token=$(access_token fuzz-app "$client_secret" "$user_username" "$user_password")
 
 # --- Schemathesis ---------------------------------------------------------------
 # Credentials per security scheme of the description; the fuzz user's name and

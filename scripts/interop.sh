@@ -64,6 +64,10 @@ export SIGNET_REFRESH_REUSE_GRACE_SECONDS=0
 # Every request comes from one address; the per-address limits have their own tests.
 export SIGNET_RATE_LIMIT_BURST=100000 SIGNET_RATE_LIMIT_FAILED_LOGIN_BURST=100000
 export SIGNET_LOG_LEVEL=${SIGNET_LOG_LEVEL:-info}
+# The admin API accepts only access tokens for this audience (pinned here so
+# that a SIGNET_ADMIN_AUDIENCE of the caller cannot split server and suite).
+admin_audience=urn:signet:admin
+export SIGNET_ADMIN_AUDIENCE=$admin_audience
 
 audience=https://api.example.com
 admin_url=http://$SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT
@@ -83,7 +87,7 @@ printf '%s\n' "$user_password" |
 printf '%s\n' "$admin_password" |
     "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
 
-step "signet clients create gateway-app / partner-app / spa"
+step "signet clients create gateway-app / partner-app / spa / admin-cli"
 out=$("$SIGNET_BIN" clients create gateway-app --auth-method client_secret_basic \
     --grant password --grant refresh_token --grant client_credentials \
     --scope openid --scope profile --scope api --audience "$audience")
@@ -99,6 +103,14 @@ post_client_secret=$(field client_secret "$out")
 out=$("$SIGNET_BIN" clients create spa --public --grant password --grant refresh_token \
     --scope openid --scope profile --audience "$audience")
 public_client_id=$(field client_id "$out")
+
+# The only client whose tokens the admin listener accepts (its audience is the
+# admin audience).
+out=$("$SIGNET_BIN" clients create admin-cli --auth-method client_secret_basic \
+    --grant password --grant refresh_token \
+    --scope openid --scope profile --audience "$admin_audience")
+admin_client_id=$(field client_id "$out")
+admin_client_secret=$(field client_secret "$out")
 
 # --- Server -------------------------------------------------------------------
 start_signet "$work_dir/server.log"
@@ -118,6 +130,9 @@ SIGNET_URL=$SIGNET_ISSUER \
     SIGNET_ADMIN_URL=$admin_url \
     INTEROP_ADMIN_USERNAME=$admin_username \
     INTEROP_ADMIN_PASSWORD=$admin_password \
+    INTEROP_ADMIN_AUDIENCE=$admin_audience \
+    INTEROP_ADMIN_CLIENT_ID=$admin_client_id \
+    INTEROP_ADMIN_CLIENT_SECRET=$admin_client_secret \
     PYTHONDONTWRITEBYTECODE=1 \
     "$python" -m pytest -q -p no:cacheprovider Tests/Interop "$@" || status=$?
 step "pytest exited with $status"

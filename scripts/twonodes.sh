@@ -87,6 +87,10 @@ export SIGNET_KEYS_RELOAD_INTERVAL_SECONDS=3600 SIGNET_CACHE_REFRESH_INTERVAL_SE
 # The test polls quickly from one address; the per-address limiter is not under test.
 export SIGNET_RATE_LIMIT_BURST=1000000 SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=1000000
 export SIGNET_LOG_LEVEL=${SIGNET_LOG_LEVEL:-info}
+# The admin API accepts only access tokens for this audience (pinned so that a
+# SIGNET_ADMIN_AUDIENCE of the caller cannot change it under the admin client).
+admin_audience=urn:signet:admin
+export SIGNET_ADMIN_AUDIENCE=$admin_audience
 
 a_public_port=$SIGNET_PUBLIC_PORT
 a_admin_port=$SIGNET_ADMIN_PORT
@@ -107,13 +111,18 @@ admin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 # --- Data -----------------------------------------------------------------------
 step "signet migrate"
 "$SIGNET_BIN" migrate >/dev/null
-step "signet users create $user_name / $admin_name (admin), clients create twonodes-app"
+step "signet users create $user_name / $admin_name (admin), clients create twonodes-app / twonodes-admin"
 printf '%s\n' "$user_password" | "$SIGNET_BIN" users create "$user_name" --role user --password-stdin >/dev/null
 printf '%s\n' "$admin_password" | "$SIGNET_BIN" users create "$admin_name" --role admin --password-stdin >/dev/null
 out=$("$SIGNET_BIN" clients create twonodes-app --auth-method client_secret_basic \
     --grant password --grant refresh_token --scope openid --scope profile --audience "$audience")
 client_id=$(field client_id "$out")
 client_secret=$(field client_secret "$out")
+# The admin logs in through this client: only its tokens carry the admin audience.
+out=$("$SIGNET_BIN" clients create twonodes-admin --auth-method client_secret_basic \
+    --grant password --grant refresh_token --scope openid --scope profile --audience "$admin_audience")
+admin_client_id=$(field client_id "$out")
+admin_client_secret=$(field client_secret "$out")
 
 # --- Nodes ----------------------------------------------------------------------
 step "node A"
@@ -154,6 +163,8 @@ TWONODES_A_URL=http://127.0.0.1:$a_public_port \
     TWONODES_PASSWORD=$user_password \
     TWONODES_ADMIN_USERNAME=$admin_name \
     TWONODES_ADMIN_PASSWORD=$admin_password \
+    TWONODES_ADMIN_CLIENT_ID=$admin_client_id \
+    TWONODES_ADMIN_CLIENT_SECRET=$admin_client_secret \
     PYTHONDONTWRITEBYTECODE=1 \
     "$python" Tests/Scale/two_nodes.py || status=$?
 for pid in "$node_a_pid" "$node_b_pid"; do

@@ -64,18 +64,18 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Admits only live access tokens of this Signet whose user holds `admin` now (checked against
-/// the revocation list and the user's current roles on every call); records the admin as actor.
+/// Admits only live access tokens of this Signet issued for the admin API's own audience
+/// (`admin.audience`, which only clients registered with it can obtain) whose user holds `admin`
+/// now and held it when the token was issued (checked against the revocation list and the
+/// user's current roles on every call); records the admin as actor.
 struct AdminAuthMiddleware: RouterMiddleware {
     let services: TokenServices
 
     func handle(
         _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
     ) async throws -> Response {
-        let claims = try await BearerAuthentication.verify(request, with: services.verifier)
-        guard claims.sub != claims.client_id || claims.sid != nil, let userID = UUID(uuidString: claims.sub),
-              let user = try await services.environment.users.store.find(id: userID), !user.disabled
-        else { throw BearerError(.unauthorized, "invalid_token", "the token does not belong to a user") }
+        let (claims, user) = try await BearerAuthentication.user(
+            request, services: services, audience: .exactly(services.environment.settings.adminAudience))
         guard user.roles.contains("admin"), claims.roles.contains("admin") else {
             throw AdminError(status: .forbidden, code: "insufficient_scope", description: "the admin role is required")
         }
@@ -95,6 +95,9 @@ enum StrictJSON {
         let data = Data(buffer: body)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw AdminError.invalidRequest("the body must be a JSON object")
+        }
+        if let name = RepeatedJSONMembers.first(in: data) {
+            throw AdminError.invalidRequest("member \(name.debugDescription) is repeated")
         }
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw AdminError.invalidRequest("unknown member \(unknown)")

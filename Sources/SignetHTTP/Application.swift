@@ -16,13 +16,16 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
     let registry = PrometheusCollectorRegistry()
     let metrics = SignetMetrics(factory: PrometheusMetricsFactory(registry: registry))
     let services = try TokenServices(environment: try SignetEnvironment(settings: settings, logger: logger, metrics: metrics))
+    let limits = ListenerLimits(settings: settings, logger: logger)
     let admin = Application(
         router: try buildAdminRouter(services, metrics: registry),
-        configuration: ApplicationConfiguration(reader: reader.scoped(to: "admin")),
+        server: limits.server(logger: logger),
+        configuration: limits.configuration(reader: reader.scoped(to: "admin"), logger: logger),
         logger: logger)
     return Application(
         router: try buildPublicRouter(services),
-        configuration: ApplicationConfiguration(reader: reader.scoped(to: "public")),
+        server: limits.server(logger: logger),
+        configuration: limits.configuration(reader: reader.scoped(to: "public"), logger: logger),
         services: services.services + [admin],
         logger: logger)
 }
@@ -33,19 +36,22 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
     let router = Router(context: SignetRequestContext.self)
     let deadline = DeadlineMiddleware<SignetRequestContext>(deadline: .seconds(settings.http.requestTimeoutSeconds))
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
-    router.addRoutes(HealthController(database: services.environment.database).endpoints)
+    router.add(middleware: ClientAddressMiddleware(settings: settings))
+    router.addRoutes(HealthController(services: services).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
-    let address = ClientAddress(settings: settings)
     let limits = settings.rateLimits
+    let perAddress = RateLimitMiddleware(buckets: TokenBuckets(
+        capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses))
     let oauth = router.group()
+        .add(middleware: perAddress)
         .add(middleware: deadline)
         .add(middleware: OAuthErrorMiddleware())
-        .add(middleware: RateLimitMiddleware(
-            buckets: TokenBuckets(capacity: limits.burst, refillPerSecond: limits.requestsPerSecond), address: address))
-    let failedLogins = TokenBuckets(capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds))
-    oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins, address: address).endpoints)
+    let failedLogins = TokenBuckets(
+        capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds),
+        maximumKeys: limits.maximumTrackedAddresses)
+    oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
-    router.group().add(middleware: deadline).add(middleware: BearerErrorMiddleware())
+    router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: BearerErrorMiddleware())
         .addRoutes(UserinfoController(services: services).endpoints)
     return router
 }
@@ -56,8 +62,10 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
 public func buildAdminRouter(
     _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) throws -> Router<SignetRequestContext> {
+    let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
+    router.add(middleware: ClientAddressMiddleware(settings: settings))
     router.addRoutes(OpenAPIController().endpoints)
     router.get("metrics") { _, _ in
         var buffer: [UInt8] = []
@@ -67,8 +75,11 @@ public func buildAdminRouter(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
     }
+    let limits = settings.rateLimits
     router.group()
-        .add(middleware: DeadlineMiddleware(deadline: .seconds(services.environment.settings.http.requestTimeoutSeconds)))
+        .add(middleware: RateLimitMiddleware(buckets: TokenBuckets(
+            capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses)))
+        .add(middleware: DeadlineMiddleware(deadline: .seconds(settings.http.requestTimeoutSeconds)))
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: AdminAuthMiddleware(services: services))
         .addRoutes(AdminController(services: services).endpoints)

@@ -1,9 +1,10 @@
 import Hummingbird
 import SignetCore
 
-/// Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database answers).
+/// Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database answers and
+/// the signing keys are loaded, so the node can actually issue and verify tokens).
 struct HealthController: Sendable {
-    let database: Database
+    let services: TokenServices
 
     struct Status: ResponseEncodable {
         var status: String
@@ -13,7 +14,7 @@ struct HealthController: Sendable {
         let routes = RouteCollection(context: SignetRequestContext.self)
         routes.get("healthz") { _, _ in Status(status: "ok") }
         routes.get("readyz") { _, _ in
-            guard await database.isReady() else {
+            guard services.keys.loaded != nil, await services.environment.database.isReady() else {
                 return EditedResponse(status: .serviceUnavailable, response: Status(status: "unavailable"))
             }
             return EditedResponse(status: .ok, response: Status(status: "ok"))

@@ -59,6 +59,9 @@ struct OAuthParameters: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw .invalidRequest("the body is not a JSON object")
         }
+        if let name = RepeatedJSONMembers.first(in: data) {
+            throw .invalidRequest("parameter \(printable(name)) is repeated")
+        }
         var values: [String: String] = [:]
         for (name, value) in object {
             guard let text = value as? String else { throw .invalidRequest("parameter \(name) must be a string") }

@@ -6,87 +6,136 @@ import SignetCore
 import Synchronization
 
 /// Token buckets keyed by client address, in memory. `take` spends one token if there is one
-/// and otherwise says how long until there will be. Idle full buckets are dropped as the table
-/// grows, so memory stays bounded by the number of recently active addresses.
+/// and otherwise says how long until there will be; `refund` gives one back.
+///
+/// Memory is bounded without scans: only buckets that are not full are stored (a full bucket is
+/// the same as none), and they live in two generations. When the current one reaches half the
+/// cap it becomes the previous one and the old previous one is dropped whole; a key found in the
+/// previous generation moves to the current one. Forgetting a bucket only ever makes it full
+/// again (lenient, never stricter), and at most `maximumKeys` buckets are ever held.
 final class TokenBuckets: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
     }
 
+    private struct Generations {
+        var current: [String: Bucket] = [:]
+        var previous: [String: Bucket] = [:]
+    }
+
     private let capacity: Double
     private let refillPerSecond: Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let generationSize: Int
+    private let state = Mutex(Generations())
     private let clock = ContinuousClock()
 
-    init(capacity: Int, refillPerSecond: Double) {
+    init(capacity: Int, refillPerSecond: Double, maximumKeys: Int = 100_000) {
         self.capacity = Double(capacity)
         self.refillPerSecond = refillPerSecond
+        self.generationSize = max(1, maximumKeys / 2)
     }
 
     /// Spends one token of `key`'s bucket: `nil` if there was one, else the seconds to wait.
     func take(_ key: String) -> Int? {
-        spend(key, cost: 1, dryRun: false)
-    }
-
-    /// Like `take`, without spending: `nil` if `key` has a token left, else the seconds to wait.
-    func peek(_ key: String) -> Int? {
-        spend(key, cost: 1, dryRun: true)
-    }
-
-    private func spend(_ key: String, cost: Double, dryRun: Bool) -> Int? {
         let now = clock.now
-        return buckets.withLock { buckets in
-            var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
-            let elapsed = Double((now - bucket.updated).components.seconds) + Double((now - bucket.updated).components.attoseconds) / 1e18
-            bucket.tokens = min(capacity, bucket.tokens + elapsed * refillPerSecond)
-            bucket.updated = now
-            guard bucket.tokens >= cost else {
-                buckets[key] = bucket
-                return max(1, Int(((cost - bucket.tokens) / refillPerSecond).rounded(.up)))
+        return state.withLock { state in
+            var bucket = Self.remove(key, from: &state) ?? Bucket(tokens: capacity, updated: now)
+            refill(&bucket, now: now)
+            guard bucket.tokens >= 1 else {
+                store(bucket, for: key, in: &state)
+                return max(1, Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up)))
             }
-            if !dryRun { bucket.tokens -= cost }
-            buckets[key] = bucket
-            if buckets.count > 10_000 { prune(&buckets, now: now) }
+            bucket.tokens -= 1
+            store(bucket, for: key, in: &state)
             return nil
         }
     }
 
-    private func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
-        let fullAfter = Duration.seconds(capacity / refillPerSecond)
-        buckets = buckets.filter { now - $0.value.updated < fullAfter }
+    /// Gives back a token taken by `take` (an attempt that turned out not to count).
+    func refund(_ key: String) {
+        let now = clock.now
+        state.withLock { state in
+            guard var bucket = Self.remove(key, from: &state) else { return }
+            refill(&bucket, now: now)
+            bucket.tokens = min(capacity, bucket.tokens + 1)
+            store(bucket, for: key, in: &state)
+        }
+    }
+
+    /// How many addresses are tracked now (for tests of the bound).
+    var trackedKeys: Int {
+        state.withLock { $0.current.count + $0.previous.count }
+    }
+
+    private func refill(_ bucket: inout Bucket, now: ContinuousClock.Instant) {
+        let elapsed = now - bucket.updated
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        bucket.tokens = min(capacity, bucket.tokens + seconds * refillPerSecond)
+        bucket.updated = now
+    }
+
+    private static func remove(_ key: String, from state: inout Generations) -> Bucket? {
+        state.current.removeValue(forKey: key) ?? state.previous.removeValue(forKey: key)
+    }
+
+    private func store(_ bucket: Bucket, for key: String, in state: inout Generations) {
+        guard bucket.tokens < capacity else { return }
+        if state.current.count >= generationSize {
+            state.previous = state.current
+            state.current = [:]
+            state.current.reserveCapacity(generationSize)
+        }
+        state.current[key] = bucket
     }
 }
 
-/// Finds the client address of a request: the peer, or the configured trusted proxy header
-/// (for `X-Forwarded-For`, the address the nearest proxy saw, i.e. the last entry).
-struct ClientAddress: Sendable {
-    let trustedHeader: HTTPField.Name?
+/// Sets the request's client address: the peer's, unless the peer is a trusted proxy and the
+/// configured header names another. Then the header's entries are read right to left, skipping
+/// trusted proxies; the first other address is the client (a malformed entry ends the walk at
+/// the last address trusted so far). A header from any other peer is ignored.
+struct ClientAddressMiddleware: RouterMiddleware {
+    let header: HTTPField.Name?
+    let trustedProxies: [IPNetwork]
 
     init(settings: Settings) {
-        trustedHeader = settings.rateLimits.trustedProxyHeader.flatMap { HTTPField.Name($0) }
+        header = settings.rateLimits.trustedProxyHeader.flatMap { HTTPField.Name($0) }
+        trustedProxies = settings.rateLimits.trustedProxies
     }
-
-    func of(_ request: Request, context: SignetRequestContext) -> String {
-        if let trustedHeader, let value = request.headers[trustedHeader] {
-            let last = value.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            if !last.isEmpty, last.utf8.count <= 64 { return last }
-        }
-        return context.remoteAddress?.ipAddress ?? "unknown"
-    }
-}
-
-/// Per-address request limit of the OAuth endpoints: over it → 429 + `Retry-After` in the RFC 6749
-/// error shape.
-struct RateLimitMiddleware: RouterMiddleware {
-    let buckets: TokenBuckets
-    let address: ClientAddress
 
     func handle(
         _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
     ) async throws -> Response {
-        if let wait = buckets.take(address.of(request, context: context)) {
-            throw OAuthError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait)
+        guard let header, let peer = context.clientAddress, trustedProxies.containsAddress(peer) else {
+            return try await next(request, context)
+        }
+        var context = context
+        context.clientAddress = client(behind: peer, named: request.headers[values: header])
+        return try await next(request, context)
+    }
+
+    func client(behind peer: IPAddress, named values: [String]) -> IPAddress {
+        var client = peer
+        for entry in values.joined(separator: ",").split(separator: ",").reversed() {
+            guard let address = IPAddress(entry.trimmingCharacters(in: .whitespaces)) else { break }
+            client = address
+            if !trustedProxies.containsAddress(address) { break }
+        }
+        return client
+    }
+}
+
+/// Per-address request limit: over it → 429 + `Retry-After` in the `{"error","error_description"}`
+/// shape every listener shares, answered before any other work.
+struct RateLimitMiddleware: RouterMiddleware {
+    let buckets: TokenBuckets
+
+    func handle(
+        _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
+    ) async throws -> Response {
+        if let wait = buckets.take(context.limitKey) {
+            return OAuthErrorMiddleware<SignetRequestContext>.response(
+                for: OAuthError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
         }
         return try await next(request, context)
     }

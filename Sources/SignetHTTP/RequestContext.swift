@@ -2,21 +2,29 @@ import Hummingbird
 import NIOCore
 import SignetCore
 
-/// The request context of both listeners: Hummingbird's core storage plus the peer address,
-/// which audit events record.
+/// The request context of both listeners: Hummingbird's core storage plus the peer address and
+/// the client address derived from it, which limits count under and audit events record.
 public struct SignetRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The client: the peer, or the address a trusted proxy named (``ClientAddressMiddleware``).
+    public var clientAddress: IPAddress?
     /// On the admin listener: the authenticated admin's user id, set by ``AdminAuthMiddleware``.
     public var actor: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        clientAddress = remoteAddress?.ipAddress.flatMap { IPAddress($0) }
     }
 
     /// The audit view of who is asking.
     var origin: RequestOrigin {
-        RequestOrigin(remoteAddress: remoteAddress?.ipAddress, actor: actor)
+        RequestOrigin(remoteAddress: clientAddress?.description ?? remoteAddress?.ipAddress, actor: actor)
+    }
+
+    /// What per-address limits and login back-off count under: the client address (IPv6 by /64).
+    var limitKey: String {
+        clientAddress?.limitKey ?? "unknown"
     }
 }

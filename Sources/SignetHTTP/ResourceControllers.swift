@@ -55,10 +55,7 @@ struct UserinfoController: Sendable {
     }
 
     @Sendable func userinfo(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let claims = try await BearerAuthentication.verify(request, with: services.verifier)
-        guard claims.sub != claims.client_id || claims.sid != nil, let userID = UUID(uuidString: claims.sub),
-              let user = try await services.environment.users.store.find(id: userID)
-        else { throw BearerError(.unauthorized, "invalid_token", "the token does not belong to a user") }
+        let (claims, user) = try await BearerAuthentication.user(request, services: services, audience: .any)
         let scopes = Set(claims.scope.split(separator: " ").map(String.init))
         guard scopes.contains("openid") else {
             throw BearerError(.forbidden, "insufficient_scope", "the token lacks the openid scope", scope: "openid")
@@ -73,7 +70,19 @@ struct UserinfoController: Sendable {
 
 /// Reads and checks `Authorization: Bearer …` (RFC 6750) through the shared ``TokenVerifier``.
 enum BearerAuthentication {
-    static func verify(_ request: Request, with verifier: TokenVerifier) async throws -> AccessTokenClaims {
+    /// A live token for `audience` that speaks for an existing, enabled user, and that user.
+    static func user(
+        _ request: Request, services: TokenServices, audience: TokenVerifier.ExpectedAudience
+    ) async throws -> (AccessTokenClaims, User) {
+        let claims = try await verify(request, with: services.verifier, audience: audience)
+        guard let userID = claims.userID, let user = try await services.environment.users.store.find(id: userID), !user.disabled
+        else { throw BearerError(.unauthorized, "invalid_token", "the token does not belong to a user") }
+        return (claims, user)
+    }
+
+    static func verify(
+        _ request: Request, with verifier: TokenVerifier, audience: TokenVerifier.ExpectedAudience
+    ) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
             throw BearerError(.unauthorized, nil, "a bearer token is required")
         }
@@ -82,7 +91,7 @@ enum BearerAuthentication {
         }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         do {
-            return try await verifier.verify(token)
+            return try await verifier.verify(token, audience: audience)
         } catch is TokenVerifier.Rejection {
             throw BearerError(.unauthorized, "invalid_token", "the access token is not valid")
         }

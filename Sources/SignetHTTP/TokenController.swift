@@ -5,9 +5,10 @@ import SignetCore
 /// `POST /oauth2/token` (RFC 6749 §3.2): the password, refresh_token and client_credentials grants.
 struct TokenController: Sendable {
     let services: TokenServices
-    /// Failed password logins per client address; when spent, password logins get 429.
+    /// Failed password logins per client address; when spent, password logins get 429. A token is
+    /// taken before the password is hashed and given back when the login succeeds, so a burst of
+    /// concurrent guesses is held to the bucket like a sequence of them.
     let failedLogins: TokenBuckets
-    let address: ClientAddress
 
     struct Body: Encodable {
         var access_token: String
@@ -35,18 +36,22 @@ struct TokenController: Sendable {
         let result: TokenResponse
         switch grant {
         case .password:
-            let origin = address.of(request, context: context)
-            if let wait = failedLogins.peek(origin) {
+            let username = try parameters.required("username")
+            let password = try parameters.required("password")
+            let source = context.limitKey
+            if let wait = failedLogins.take(source) {
                 throw OAuthError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
             }
             do {
                 result = try await services.grants.password(
-                    client: client, username: try parameters.required("username"), password: try parameters.required("password"),
-                    scope: scope, origin: context.origin)
+                    client: client, username: username, password: password, scope: scope, source: source, origin: context.origin)
             } catch let error as OAuthError where error == .invalidCredentials {
-                _ = failedLogins.take(origin)
+                throw error
+            } catch {
+                failedLogins.refund(source)
                 throw error
             }
+            failedLogins.refund(source)
         case .refreshToken:
             result = try await services.grants.refresh(
                 client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)

@@ -68,6 +68,7 @@ struct CommandFailure: Error, CustomStringConvertible {
         case UserStoreError.notFound: description = "no such user"
         case ClientStoreError.clientIDTaken: description = "a client with that client_id already exists"
         case PasswordHasherError.overloaded: description = "password hashing is overloaded; try again"
+        case let error as MasterKeyError: description = error.description
         default:
             let text = Database.describe(error) ?? String(describing: error)
             description = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
@@ -112,7 +113,10 @@ extension TokenServices {
         _ body: @Sendable @escaping (TokenServices) async throws -> T
     ) async throws -> T {
         try await SignetEnvironment.withStarted(options) { environment in
-            try await body(try TokenServices(environment: environment))
+            let services = try TokenServices(environment: environment)
+            // Nothing is written with a master key the database was not set up with.
+            try await services.keys.verifyMasterKey()
+            return try await body(services)
         }
     }
 }

@@ -17,6 +17,12 @@ passes these settings:
     SIGNET_ADMIN_URL             base URL of the admin listener
     INTEROP_ADMIN_USERNAME/_PASSWORD
                                  a user holding the role "admin"
+    INTEROP_ADMIN_AUDIENCE       the admin audience (setting admin.audience): the
+                                 admin listener accepts only access tokens for it
+    INTEROP_ADMIN_CLIENT_ID/_SECRET
+                                 confidential client, client_secret_basic, grants
+                                 password, refresh_token, scopes openid profile,
+                                 registered with the admin audience (admin-cli)
     SIGNET_BIN                   the signet executable (for key rotation), run
                                  with the environment of this process
     INTEROP_ROTATION_PICKUP_SECONDS
@@ -42,6 +48,8 @@ ALGORITHMS = ["ES256", "EdDSA", "RS256", "PS256"]
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "sub", "aud", "jti"]
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 SCOPE = "openid profile api"
+# The scopes of the admin-audience client.
+ADMIN_SCOPE = "openid profile"
 TIMEOUT = 10
 # How long a running server may take to sign with a key rotated by another process.
 ROTATION_PICKUP_SECONDS = float(os.environ.get("INTEROP_ROTATION_PICKUP_SECONDS", "35"))
@@ -67,6 +75,9 @@ PASSWORD = setting("INTEROP_PASSWORD")
 ADMIN_URL = setting("SIGNET_ADMIN_URL").rstrip("/")
 ADMIN_USERNAME = setting("INTEROP_ADMIN_USERNAME")
 ADMIN_PASSWORD = setting("INTEROP_ADMIN_PASSWORD")
+ADMIN_AUDIENCE = setting("INTEROP_ADMIN_AUDIENCE")
+ADMIN_CLIENT_ID = setting("INTEROP_ADMIN_CLIENT_ID")
+ADMIN_CLIENT_SECRET = setting("INTEROP_ADMIN_CLIENT_SECRET")
 # Claims a live access token's introspection answer repeats from the token.
 INTROSPECTED_CLAIMS = [
     "sub", "client_id", "scope", "exp", "iat", "nbf", "jti", "iss", "aud", "sid", "roles",
@@ -109,22 +120,43 @@ def userinfo_endpoint(metadata):
     return metadata["userinfo_endpoint"]
 
 
-def basic_session(scope=SCOPE):
+def basic_session(scope=SCOPE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET):
     return OAuth2Session(
-        CLIENT_ID,
-        CLIENT_SECRET,
+        client_id,
+        client_secret,
         token_endpoint_auth_method="client_secret_basic",
         scope=scope,
     )
 
 
-def password_login(token_endpoint, username=USERNAME, password=PASSWORD, scope=SCOPE):
-    """Log in as a user (the test user by default) through authlib's password grant."""
-    session = basic_session(scope=scope)
+def password_login(
+    token_endpoint,
+    username=USERNAME,
+    password=PASSWORD,
+    scope=SCOPE,
+    client_id=CLIENT_ID,
+    client_secret=CLIENT_SECRET,
+):
+    """Log in as a user (the test user by default) through authlib's password grant,
+    with a client_secret_basic client (the gateway client by default)."""
+    session = basic_session(scope=scope, client_id=client_id, client_secret=client_secret)
     token = session.fetch_token(
         token_endpoint, username=username, password=password, grant_type="password"
     )
     return session, token
+
+
+def admin_login(token_endpoint, username=ADMIN_USERNAME, password=ADMIN_PASSWORD):
+    """Log in (the admin by default) through the admin-audience client, the only kind
+    of client whose access tokens the admin listener accepts."""
+    return password_login(
+        token_endpoint,
+        username,
+        password,
+        scope=ADMIN_SCOPE,
+        client_id=ADMIN_CLIENT_ID,
+        client_secret=ADMIN_CLIENT_SECRET,
+    )
 
 
 def introspect(introspection_endpoint, token, token_type_hint=None):
@@ -152,15 +184,15 @@ def assert_not_cacheable(response):
     assert "no-store" in response.headers.get("Cache-Control", "").lower(), response.headers
 
 
-def verify_access_token(token, jwks_uri, jwks_client=None):
-    """Validate an access token exactly as an API gateway does."""
+def verify_access_token(token, jwks_uri, jwks_client=None, audience=AUDIENCE):
+    """Validate an access token exactly as an API gateway (or the admin API) does."""
     client = jwks_client or jwt.PyJWKClient(jwks_uri)
     signing_key = client.get_signing_key_from_jwt(token)
     return jwt.decode(
         token,
         signing_key.key,
         algorithms=ALGORITHMS,
-        audience=AUDIENCE,
+        audience=audience,
         issuer=ISSUER,
         options={"require": REQUIRED_CLAIMS},
     )
@@ -701,8 +733,9 @@ def test_userinfo_refuses_a_missing_or_revoked_bearer_token(
 
 
 def test_admin_reads_the_audit_trail_on_the_admin_listener(token_endpoint, jwks_uri):
-    session, token = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
-    claims = verify_access_token(token["access_token"], jwks_uri)
+    session, token = admin_login(token_endpoint)
+    claims = verify_access_token(token["access_token"], jwks_uri, audience=ADMIN_AUDIENCE)
+    assert claims["client_id"] == ADMIN_CLIENT_ID
     assert "admin" in claims["roles"], claims["roles"]
     admin_id, sid = claims["sub"], claims["sid"]
 
@@ -734,17 +767,33 @@ def test_admin_reads_the_audit_trail_on_the_admin_listener(token_endpoint, jwks_
     assert {event["user_id"] for event in my_events} == {admin_id}
     # The newest of them is the login that issued this token.
     assert my_events[0]["session_id"] == sid, (my_events[0], sid)
-    assert my_events[0]["client_id"] == CLIENT_ID, my_events[0]
+    assert my_events[0]["client_id"] == ADMIN_CLIENT_ID, my_events[0]
 
 
-def test_admin_listener_refuses_a_user_without_the_admin_role(token_endpoint):
-    session, _ = password_login(token_endpoint)
+def test_admin_listener_refuses_a_user_without_the_admin_role(token_endpoint, jwks_uri):
+    # A token for the admin audience, so that only the missing role can be refused.
+    session, token = admin_login(token_endpoint, USERNAME, PASSWORD)
+    claims = verify_access_token(token["access_token"], jwks_uri, audience=ADMIN_AUDIENCE)
+    assert "admin" not in claims["roles"], claims["roles"]
     response = session.get(
         f"{ADMIN_URL}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
     )
     assert response.status_code == 403, (response.status_code, response.text)
     assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
     assert response.json()["error"], response.text
+
+
+def test_admin_listener_refuses_an_admin_token_for_another_audience(token_endpoint, jwks_uri):
+    # The admin's own token, but issued through the gateway client for the API audience.
+    session, token = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
+    claims = verify_access_token(token["access_token"], jwks_uri)
+    assert "admin" in claims["roles"], claims["roles"]
+    assert ADMIN_AUDIENCE not in as_list(claims["aud"]), claims["aud"]
+    response = session.get(
+        f"{ADMIN_URL}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 401, (response.status_code, response.text)
+    assert "invalid_token" in response.headers.get("WWW-Authenticate", ""), response.headers
 
 
 def test_admin_listener_requires_a_bearer_token():
@@ -762,7 +811,7 @@ def test_admin_listener_requires_a_bearer_token():
 
 
 def test_admin_api_is_not_served_on_the_public_listener(token_endpoint):
-    session, _ = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
+    session, _ = admin_login(token_endpoint)
     response = session.get(
         f"{ISSUER}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
     )

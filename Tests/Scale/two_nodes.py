@@ -12,6 +12,12 @@ and master key; different ports) and passes these settings:
     TWONODES_USERNAME, TWONODES_PASSWORD        a user
     TWONODES_ADMIN_USERNAME, TWONODES_ADMIN_PASSWORD
                                                 a user holding the role "admin"
+    TWONODES_ADMIN_CLIENT_ID, TWONODES_ADMIN_CLIENT_SECRET
+                                                confidential client (client_secret_basic),
+                                                grants password and refresh_token, registered
+                                                with the admin audience (admin.audience): the
+                                                admin logs in through it, since the admin API
+                                                accepts only access tokens for that audience
     SIGNET_BIN                                  the signet executable; `keys rotate --force` runs
                                                 with the environment of this process
     TWONODES_PROPAGATION_SECONDS                how long a change made through one node may take
@@ -49,6 +55,7 @@ ADMIN_A = setting("TWONODES_A_ADMIN_URL").rstrip("/")
 ISSUER = setting("TWONODES_ISSUER").rstrip("/")
 AUDIENCE = setting("TWONODES_AUDIENCE")
 CLIENT = (setting("TWONODES_CLIENT_ID"), setting("TWONODES_CLIENT_SECRET"))
+ADMIN_CLIENT = (setting("TWONODES_ADMIN_CLIENT_ID"), setting("TWONODES_ADMIN_CLIENT_SECRET"))
 USER = (setting("TWONODES_USERNAME"), setting("TWONODES_PASSWORD"))
 ADMIN = (setting("TWONODES_ADMIN_USERNAME"), setting("TWONODES_ADMIN_PASSWORD"))
 SIGNET_BIN = setting("SIGNET_BIN")
@@ -82,13 +89,14 @@ def json_of(response):
 # --- calls ------------------------------------------------------------------------------------
 
 
-def token_request(node, data, session=requests):
-    return session.post(f"{NODE_URLS[node]}/oauth2/token", data=data, auth=CLIENT, timeout=TIMEOUT)
+def token_request(node, data, session=requests, client=CLIENT):
+    """A token request with client_secret_basic (how both clients are registered)."""
+    return session.post(f"{NODE_URLS[node]}/oauth2/token", data=data, auth=client, timeout=TIMEOUT)
 
 
-def login(node, user=USER):
+def login(node, user=USER, client=CLIENT):
     response = token_request(node, {"grant_type": "password", "username": user[0], "password": user[1],
-                                    "scope": "openid profile"})
+                                    "scope": "openid profile"}, client=client)
     check(response.status_code == 200, f"password login at node {node} failed: {describe(response)}")
     body = json_of(response)
     check(body.get("access_token") and body.get("refresh_token"), f"login at node {node} returned no tokens: {body}")
@@ -322,7 +330,7 @@ def rotation_reaches_both_nodes():
 
 
 def admin_revocation_at_a_seen_by_b():
-    admin = login("A", ADMIN)
+    admin = login("A", ADMIN, ADMIN_CLIENT)  # the admin API accepts only admin-audience tokens
     at_a = login("A")
     at_b = login("B")
     user_id = jwt.decode(at_a["access_token"], options={"verify_signature": False})["sub"]
@@ -346,6 +354,7 @@ def admin_revocation_at_a_seen_by_b():
         answer = refresh("B", tokens["refresh_token"])
         check(answer.status_code == 400 and json_of(answer).get("error") == "invalid_grant",
               f"refresh at B of the revoked user's session from node {name}: {describe(answer)}")
+    # Introspected by the app client: introspection answers for access tokens of any audience.
     still = introspect("B", admin["access_token"])
     check(still["active"] is True, f"the admin's own token went inactive with the user's revocation: {still}")
     return (f"both of the user's tokens inactive at B {ms(delay)} after A's 201 ({probes} probe{'s' * (probes > 1)}); "

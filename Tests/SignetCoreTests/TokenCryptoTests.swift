@@ -150,7 +150,7 @@ struct KeyRingTests {
             let now = Int(Date().timeIntervalSince1970)
             let claims = AccessTokenClaims(
                 iss: "x", sub: "y", aud: ["z"], exp: now + 60, iat: now, nbf: now, jti: "j", client_id: "c", scope: "",
-                sid: nil, roles: [], auth_time: nil)
+                sid: nil, roles: [], auth_time: nil, sub_type: .client)
             let forged = try await strangerKeys.sign(claims, kid: JWKIdentifier(string: stranger.kid))
             await #expect(throws: (any Error).self) { try await keySet.collection.verify(forged, as: AccessTokenClaims.self) }
             let genuine = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid))

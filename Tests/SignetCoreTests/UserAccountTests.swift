@@ -147,29 +147,73 @@ struct UserAccountTests {
         }
     }
 
-    @Test func repeatedFailuresLockTheAccountWithGrowingBackOffUntilASuccess() async throws {
+    @Test func repeatedFailuresLockTheSourceWithGrowingBackOffUntilASuccess() async throws {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
             let user = try await users.create(.init(username: "mallory", password: "the right password"))
             for _ in 0..<4 { #expect(try await users.login("mallory", "a wrong password") == .rejected(.wrongPassword)) }
             #expect(try await users.login("mallory", "the right password") == .authenticated(user), "below the threshold")
-            let reset: [Int] = try await db.column("SELECT failed_login_count FROM users")
-            #expect(reset == [0], "a success resets the count")
+            let reset: [Int] = try await db.column("SELECT count(*)::int FROM login_failures")
+            #expect(reset == [0], "a success clears the source's count")
 
             for _ in 0..<5 { _ = try await users.login("mallory", "a wrong password") }
             #expect(try await users.login("mallory", "the right password") == .rejected(.locked))
-            let firstLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
+            let firstLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - updated_at)::float8 FROM login_failures")
+            #expect(firstLock == [1])
+            try await db.client.query("UPDATE login_failures SET locked_until = now() - interval '1 second'", logger: db.logger)
             _ = try await users.login("mallory", "a wrong password")
-            let secondLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
-            #expect(secondLock[0] > firstLock[0] * 1.5, "each further failure doubles the back-off")
+            let secondLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - updated_at)::float8 FROM login_failures")
+            #expect(secondLock == [2], "each further failure doubles the back-off")
 
-            try await db.client.query("UPDATE users SET locked_until = now() - interval '1 second'", logger: db.logger)
+            try await db.client.query("UPDATE login_failures SET locked_until = now() - interval '1 second'", logger: db.logger)
             #expect(try await users.login("mallory", "the right password") == .authenticated(user), "the lock expires")
             let counts: [Int] = try await db.column("SELECT failed_login_count FROM users")
             #expect(counts == [0])
             let reasons: [String] = try await db.column(
                 "SELECT detail->>'reason' FROM audit_events WHERE type = 'login_failed' ORDER BY id")
             #expect(reasons.filter { $0 == "locked" }.count == 1 && reasons.filter { $0 == "wrong_password" }.count == 10)
+        }
+    }
+
+    @Test func failuresDuringALockNeitherCountNorExtendIt() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "nina", password: "the right password"))
+            for _ in 0..<5 { _ = try await users.login("nina", "a wrong password") }
+            try await db.client.query("UPDATE login_failures SET locked_until = now() + interval '1 hour'", logger: db.logger)
+            let before: [Date] = try await db.column("SELECT locked_until FROM login_failures")
+            for _ in 0..<5 { #expect(try await users.login("nina", "a wrong password").isRejected) }
+            let after: [Date] = try await db.column("SELECT locked_until FROM login_failures")
+            let failures: [Int] = try await db.column("SELECT failures FROM login_failures")
+            #expect(after == before, "the lock is not extended")
+            #expect(failures == [5], "refused attempts are not evaluated, so not counted")
+        }
+    }
+
+    @Test func anAttackFromOneAddressDoesNotLockTheOwnerOutElsewhere() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            let owner = try await users.create(.init(username: "olga", password: "the right password"))
+            for attacker in ["198.51.100.7", "198.51.100.8", "2001:db8:1:2::/64"] {
+                for _ in 0..<5 { _ = try await users.login("olga", "a wrong password", from: attacker) }
+                #expect(try await users.login("olga", "the right password", from: attacker) == .rejected(.locked))
+            }
+            #expect(try await users.login("olga", "the right password", from: "203.0.113.9") == .authenticated(owner))
+        }
+    }
+
+    @Test func manySourcesTogetherLockTheAccountAtTheLooserCeiling() async throws {
+        try await TestDatabase.withDatabase { db in
+            let users = try Self.accounts(db)
+            _ = try await users.create(.init(username: "pete", password: "the right password"))
+            let lockout = Settings.Lockout(threshold: 5, accountThreshold: 20, baseSeconds: 60, maximumSeconds: 900)
+            for index in 0..<19 { _ = try await users.login("pete", "a wrong password", from: "198.51.100.\(index)", lockout: lockout) }
+            let unlocked: [Date?] = try await db.column("SELECT locked_until FROM users")
+            #expect(unlocked == [nil], "below the account's ceiling")
+            _ = try await users.login("pete", "a wrong password", from: "198.51.100.19", lockout: lockout)
+            #expect(try await users.login("pete", "the right password", from: "203.0.113.9", lockout: lockout) == .rejected(.locked))
+            let lock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - last_failed_login_at)::float8 FROM users")
+            #expect(lock == [60])
         }
     }
 
@@ -209,17 +253,30 @@ struct UsernameTests {
     }
 }
 
-extension UserAccounts {
-    static let testLockout = Settings.Lockout(threshold: 5, baseSeconds: 1, maximumSeconds: 900)
+/// What a login at the account level came to, for assertions: the attempt is completed (as the
+/// token endpoint does) when the password matched.
+enum TestLogin: Equatable {
+    case authenticated(User)
+    case rejected(UserAccounts.Rejection)
 
-    func login(_ username: String, _ password: String) async throws -> AuthenticationResult {
-        try await authenticate(username: username, password: password, lockout: Self.testLockout)
-    }
-}
-
-extension UserAccounts.AuthenticationResult {
     var isRejected: Bool {
         if case .rejected = self { return true }
         return false
+    }
+}
+
+extension UserAccounts {
+    static let testLockout = Settings.Lockout(threshold: 5, accountThreshold: 20, baseSeconds: 1, maximumSeconds: 900)
+
+    func login(
+        _ username: String, _ password: String, from source: String = "192.0.2.1", lockout: Settings.Lockout = testLockout
+    ) async throws -> TestLogin {
+        switch try await authenticate(username: username, password: password, source: source, lockout: lockout) {
+        case .rejected(let reason):
+            return .rejected(reason)
+        case .authenticated(let attempt):
+            let completed = try await complete(attempt, session: nil, event: AuditEvent("login_succeeded", userID: attempt.user.id))
+            return completed ? .authenticated(attempt.user) : .rejected(.superseded)
+        }
     }
 }

@@ -124,7 +124,7 @@ struct AdminTests {
                 await #expect(throws: OAuthError.self, "a deleted user's refresh fails") {
                     try await t.services.grants.refresh(client: web, refreshToken: last.refreshToken!, scope: nil, origin: RequestOrigin())
                 }
-                await #expect(throws: (any Error).self) { try await t.services.verifier.verify(last.accessToken) }
+                await #expect(throws: (any Error).self) { try await t.services.verifier.verify(last.accessToken, audience: .any) }
             }
         }
     }
@@ -190,7 +190,7 @@ struct AdminTests {
                 await #expect(throws: OAuthError.invalidClient) {
                     try await t.services.clients.authenticate(.post(clientID: "shop", secret: secret))
                 }
-                await #expect(throws: (any Error).self, "the client's tokens die with it") { try await t.services.verifier.verify(session.accessToken) }
+                await #expect(throws: (any Error).self, "the client's tokens die with it") { try await t.services.verifier.verify(session.accessToken, audience: .any) }
             }
         }
     }
@@ -273,7 +273,7 @@ struct AdminTests {
                 #expect(rotated.status == .ok)
                 #expect(rotated.object["current"] as? String == before.nextKid)
                 #expect(rotated.object["next"] is String)
-                #expect(try await t.services.verifier.verify(admin).sub.isEmpty == false, "tokens of the retired key stay valid")
+                #expect(try await t.services.verifier.verify(admin, audience: .any).sub.isEmpty == false, "tokens of the retired key stay valid")
                 let rotations: [String] = try await t.database.column("SELECT detail->>'actor' FROM audit_events WHERE type = 'keys_rotated'")
                 let adminID = try DecodedJWT(admin).claims["sub"] as? String
                 #expect(rotations.count == 1 && rotations.first == adminID)

@@ -123,7 +123,7 @@ struct RevocationTests {
             func claims(iss: String = "http://localhost:8080", exp: Int = now + 300, nbf: Int = now) -> AccessTokenClaims {
                 AccessTokenClaims(
                     iss: iss, sub: erin.id.uuidString.lowercased(), aud: ["x"], exp: exp, iat: now, nbf: nbf,
-                    jti: UUID().uuidString, client_id: "web", scope: "openid", sid: nil, roles: [], auth_time: nil)
+                    jti: UUID().uuidString, client_id: "web", scope: "openid", sid: nil, roles: [], auth_time: nil, sub_type: .user)
             }
             func sign(_ payload: AccessTokenClaims, typ: String? = "at+jwt") async throws -> String {
                 var header = JWTHeader()

@@ -70,10 +70,12 @@ public enum TestDatabase {
         }
     }
 
-    /// Runs one statement outside any test schema.
+    /// Runs one statement outside any test schema. Lock and statement timeouts bound it: a schema
+    /// drop that waits on a lock a failed test left behind must fail, not hang the run.
     public static func admin(_ sql: String) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(connectTimeout: .seconds(5)), id: 1, logger: logger)
+        var configuration = try url.connectionConfiguration(connectTimeout: .seconds(5))
+        configuration.options.additionalStartupParameters.append(("options", "-c lock_timeout=10s -c statement_timeout=60s"))
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
             _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
             try await connection.close()
@@ -150,17 +152,23 @@ public struct TestServices: Sendable {
                 url: settings.database.url, poolSize: 4, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
             let environment = try SignetEnvironment(settings: settings, database: database, logger: logger, metrics: metrics)
             let services = try TokenServices(environment: environment)
-            let result = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    await database.client.run()
-                    return nil
-                }
-                defer { group.cancelAll() }
-                _ = try await Migrator(database: database).migrate(try Migration.load(from: TestDatabase.migrationsDirectory))
-                return try await body(TestServices(services: services, reader: reader))
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        await database.client.run()
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    _ = try await Migrator(database: database).migrate(try Migration.load(from: TestDatabase.migrationsDirectory))
+                    return try await body(TestServices(services: services, reader: reader))
+                })
+            } catch {
+                result = .failure(error)
             }
-            try await environment.hasher.shutdown()
-            return result
+            // Also when the body failed: a failing test must not leave its hashing threads behind.
+            try? await environment.hasher.shutdown()
+            return try result.get()
         }
     }
 
@@ -188,13 +196,15 @@ extension TestServices {
     /// Logs in through the password grant directly (no HTTP), as client `clientID`.
     public func login(_ username: String, password: String = "correct horse battery", client clientID: String, scope: String? = nil) async throws -> TokenResponse {
         guard let client = try await services.clients.store.find(clientID: clientID)?.client else { throw ClientStoreError.notFound }
-        return try await services.grants.password(client: client, username: username, password: password, scope: scope, origin: RequestOrigin())
+        return try await services.grants.password(
+            client: client, username: username, password: password, scope: scope, source: "192.0.2.1", origin: RequestOrigin())
     }
 
-    /// An admin user and a fresh admin access token.
+    /// An admin user and a fresh access token for the admin API (through a client registered with
+    /// the admin audience, as the README's `admin-cli`).
     public func adminToken(client clientID: String = "admin-cli") async throws -> String {
         if try await services.clients.store.find(clientID: clientID) == nil {
-            try await client(clientID, grants: [.password, .refreshToken])
+            try await client(clientID, grants: [.password, .refreshToken], audience: settings.adminAudience)
         }
         if try await services.environment.users.store.find(username: try Username("root")) == nil {
             try await user("root", roles: ["admin"])

@@ -55,14 +55,19 @@ public struct Settings: Sendable, Equatable {
 
     /// Brute-force protection of accounts (kept in PostgreSQL, so it holds across nodes and restarts).
     public struct Lockout: Sendable, Equatable {
-        /// Failed logins in a row before back-off starts.
+        /// Failed logins in a row on one account from one source (an IPv4 address or IPv6 /64)
+        /// before that source's back-off starts.
         public var threshold: Int
+        /// Failed logins in a row on one account from all sources before the whole account backs
+        /// off: looser, so that one attacker cannot lock the owner out from everywhere.
+        public var accountThreshold: Int
         /// The first back-off; each further failure doubles it, up to `maximumSeconds`.
         public var baseSeconds: Int
         public var maximumSeconds: Int
 
-        public init(threshold: Int, baseSeconds: Int, maximumSeconds: Int) {
+        public init(threshold: Int, accountThreshold: Int, baseSeconds: Int, maximumSeconds: Int) {
             self.threshold = threshold
+            self.accountThreshold = accountThreshold
             self.baseSeconds = baseSeconds
             self.maximumSeconds = maximumSeconds
         }
@@ -79,6 +84,11 @@ public struct Settings: Sendable, Equatable {
         /// The header carrying the client address from a trusted proxy (`X-Forwarded-For`,
         /// `X-Real-IP`), or `none` to use the connection's peer address.
         public var trustedProxyHeader: String?
+        /// The proxies whose header is believed: only a peer in one of these networks may name
+        /// the client address, and the right-most address not in them is the client.
+        public var trustedProxies: [IPNetwork]
+        /// Addresses tracked per limiter; beyond it the least recently active are forgotten.
+        public var maximumTrackedAddresses: Int
     }
 
     public struct HTTP: Sendable, Equatable {
@@ -89,6 +99,22 @@ public struct Settings: Sendable, Equatable {
         /// Seconds a request may take (e.g. waiting for a database that stopped answering) before
         /// it is cancelled and answered 503.
         public var requestTimeoutSeconds: Int
+        /// Seconds a connection may stay open without sending anything (between requests, or
+        /// in the middle of one) before it is closed.
+        public var idleTimeoutSeconds: Int
+        /// Seconds a client has to send a whole request, head and body, once it has started one.
+        public var readTimeoutSeconds: Int
+        /// Open connections per listener; further connections are closed at once.
+        public var maximumConnections: Int
+    }
+
+    /// How long what has served its purpose is kept (expired sessions, revoked tokens past their
+    /// expiry, stale login counters, audit events), and how often a node removes the rest.
+    public struct Retention: Sendable, Equatable {
+        public var auditDays: Int
+        /// Expired or revoked sessions are kept this long after they ended, for the admin lists.
+        public var endedSessionDays: Int
+        public var intervalSeconds: Int
     }
 
     public var database: Database
@@ -101,6 +127,10 @@ public struct Settings: Sendable, Equatable {
     public var lockout: Lockout
     public var rateLimits: RateLimits
     public var http: HTTP
+    public var retention: Retention
+    /// The audience an access token must carry to be accepted by the admin API; only clients
+    /// registered with this `audience` can obtain such tokens.
+    public var adminAudience: String
     /// Allowed clock skew when checking `exp` and `nbf`.
     public var leewaySeconds: Int
     /// How often every in-memory cache is dropped regardless of change notifications (a backstop).
@@ -124,6 +154,7 @@ public struct Settings: Sendable, Equatable {
         "public.port": 8080,
         "admin.host": "127.0.0.1",
         "admin.port": 8081,
+        "admin.audience": "urn:signet:admin",
         "issuer": "http://localhost:8080",
         "access_token.lifetime_seconds": 600,
         "refresh.absolute_lifetime_seconds": 2_592_000,
@@ -141,6 +172,7 @@ public struct Settings: Sendable, Equatable {
         "access_token.leeway_seconds": 30,
         "cache.refresh_interval_seconds": 60,
         "login.lockout_threshold": 5,
+        "login.lockout_account_threshold": 20,
         "login.lockout_base_seconds": 1,
         "login.lockout_max_seconds": 900,
         "rate_limit.requests_per_second": 20,
@@ -148,10 +180,18 @@ public struct Settings: Sendable, Equatable {
         "rate_limit.failed_login_burst": 10,
         "rate_limit.failed_login_refill_seconds": 30,
         "rate_limit.trusted_proxy_header": "none",
+        "rate_limit.trusted_proxies": "none",
+        "rate_limit.max_tracked_addresses": 100_000,
         "http.public_body_limit_bytes": 16_384,
         "http.admin_body_limit_bytes": 65_536,
         "http.shutdown_grace_seconds": 10,
         "http.request_timeout_seconds": 10,
+        "http.idle_timeout_seconds": 30,
+        "http.read_timeout_seconds": 10,
+        "http.max_connections": 4096,
+        "retention.audit_days": 365,
+        "retention.ended_session_days": 30,
+        "retention.interval_seconds": 3600,
         "master_key_file": ".data/master.key",
         "log.level": "info",
         "log.format": "text",
@@ -167,8 +207,10 @@ public struct Settings: Sendable, Equatable {
             connectTimeoutSeconds: try r.int("database.connect_timeout_seconds", in: 1...600),
             migrationsDirectory: try r.string("database.migrations_dir"),
             schema: try r.value("database.schema") { text in
-                guard text.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
-                    throw SettingProblem("must be a lower-case SQL identifier")
+                // 56 characters at most: the change-notification channel is "signet_" + schema, and
+                // PostgreSQL identifiers (channel names too) stop at 63 bytes.
+                guard text.range(of: "^[a-z_][a-z0-9_]{0,55}$", options: .regularExpression) != nil else {
+                    throw SettingProblem("must be a lower-case SQL identifier of at most 56 characters")
                 }
                 return text
             }
@@ -212,6 +254,7 @@ public struct Settings: Sendable, Equatable {
         cacheRefreshSeconds = try r.int("cache.refresh_interval_seconds", in: 1...86_400)
         lockout = Lockout(
             threshold: try r.int("login.lockout_threshold", in: 1...1000),
+            accountThreshold: try r.int("login.lockout_account_threshold", in: 1...100_000),
             baseSeconds: try r.int("login.lockout_base_seconds", in: 1...3600),
             maximumSeconds: try r.int("login.lockout_max_seconds", in: 1...86_400))
         rateLimits = RateLimits(
@@ -224,12 +267,33 @@ public struct Settings: Sendable, Equatable {
                     throw SettingProblem("must be a header name such as X-Forwarded-For, or none")
                 }
                 return text == "none" ? nil : text
-            })
+            },
+            trustedProxies: try r.value("rate_limit.trusted_proxies") { text in
+                do { return try IPNetwork.list(text) } catch let error as IPNetwork.ParseError { throw SettingProblem(error.description) }
+            },
+            maximumTrackedAddresses: try r.int("rate_limit.max_tracked_addresses", in: 100...10_000_000))
+        if rateLimits.trustedProxyHeader != nil && rateLimits.trustedProxies.isEmpty {
+            throw SettingsError(
+                setting: "rate_limit.trusted_proxies", environmentVariable: "SIGNET_RATE_LIMIT_TRUSTED_PROXIES",
+                problem: "must list the proxies (CIDRs) allowed to set rate_limit.trusted_proxy_header")
+        }
         http = HTTP(
             publicBodyLimit: try r.int("http.public_body_limit_bytes", in: 1024...10_485_760),
             adminBodyLimit: try r.int("http.admin_body_limit_bytes", in: 1024...10_485_760),
             shutdownGraceSeconds: try r.int("http.shutdown_grace_seconds", in: 0...600),
-            requestTimeoutSeconds: try r.int("http.request_timeout_seconds", in: 1...600))
+            requestTimeoutSeconds: try r.int("http.request_timeout_seconds", in: 1...600),
+            idleTimeoutSeconds: try r.int("http.idle_timeout_seconds", in: 1...3600),
+            readTimeoutSeconds: try r.int("http.read_timeout_seconds", in: 1...600),
+            maximumConnections: try r.int("http.max_connections", in: 1...1_000_000))
+        retention = Retention(
+            auditDays: try r.int("retention.audit_days", in: 1...36_500),
+            endedSessionDays: try r.int("retention.ended_session_days", in: 1...3650),
+            intervalSeconds: try r.int("retention.interval_seconds", in: 60...86_400))
+        adminAudience = try r.value("admin.audience") { text in
+            guard !text.isEmpty, text.utf8.count <= 256, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " })
+            else { throw SettingProblem("must be 1-256 characters without spaces or control characters") }
+            return text
+        }
         masterKeyFile = try r.string("master_key_file")
         masterKey = reader.string(forKey: "master_key", isSecret: true)
         guard keys.jwksMaxAgeSeconds < keys.rotationIntervalSeconds else {

@@ -17,10 +17,18 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var roles: [String]
     /// When the user authenticated; absent for `client_credentials` tokens.
     public var auth_time: Int?
+    /// Whose token this is: `user` (`sub` is a user id) or `client` (`sub` is the client's id, a
+    /// `client_credentials` token). Said explicitly so that no client id can pass for a user.
+    public var sub_type: SubjectType?
+
+    public enum SubjectType: String, Codable, Sendable {
+        case user
+        case client
+    }
 
     public init(
         iss: String, sub: String, aud: [String], exp: Int, iat: Int, nbf: Int, jti: String, client_id: String,
-        scope: String, sid: String?, roles: [String], auth_time: Int?
+        scope: String, sid: String?, roles: [String], auth_time: Int?, sub_type: SubjectType
     ) {
         self.iss = iss
         self.sub = sub
@@ -34,6 +42,27 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         self.sid = sid
         self.roles = roles
         self.auth_time = auth_time
+        self.sub_type = sub_type
+    }
+
+    /// The user this token was issued to, or `nil` for a client's own token. Tokens from before
+    /// `sub_type` existed (at most one access-token lifetime old) fall back to the session and
+    /// `sub` ≠ `client_id`.
+    public var userID: UUID? {
+        switch sub_type {
+        case .user: UUID(uuidString: sub)
+        case .client: nil
+        case nil: sid != nil || sub != client_id ? UUID(uuidString: sub) : nil
+        }
+    }
+
+    /// Whether this token speaks for a user (even if its `sub` is not a valid user id).
+    public var isUserToken: Bool {
+        switch sub_type {
+        case .user: true
+        case .client: false
+        case nil: sid != nil || sub != client_id
+        }
     }
 
     /// Nothing is checked here: ``TokenVerifier`` checks time (with the configured leeway), issuer

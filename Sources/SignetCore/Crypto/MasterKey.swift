@@ -33,6 +33,12 @@ public struct MasterKey: Sendable {
         try! MasterKey(bytes: SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
     }
 
+    /// A value that identifies this key without revealing it (HMAC-SHA-256 under a derived key),
+    /// stored once so that a node started with another master key can tell and refuse to run.
+    public var checkValue: Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Data("signet master key check".utf8), using: derive("master-key-check/v1")))
+    }
+
     /// A 256-bit key for one purpose; `salt` separates instances of the purpose (e.g. a session id).
     func derive(_ purpose: String, salt: some DataProtocol = Data()) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
@@ -44,9 +50,13 @@ public enum MasterKeyError: Error, Equatable, CustomStringConvertible {
     case unreadable(String)
     case notBase64
     case wrongLength(Int)
+    /// The key is not the one the database's keys and client secrets were made with.
+    case mismatch
 
     public var description: String {
         switch self {
+        case .mismatch:
+            "the master key is not the one this database was set up with (master_key / master_key_file); refusing to run"
         case .unreadable(let path):
             "cannot read the master key file \(path) (master_key_file / SIGNET_MASTER_KEY_FILE); scripts/run.sh creates a development key"
         case .notBase64: "the master key must be 32 random bytes, base64-encoded"

@@ -74,6 +74,10 @@ public struct ClientRegistry: Sendable {
         guard clientID.range(of: "^[A-Za-z0-9._~-]{1,128}$", options: .regularExpression) != nil else {
             throw ValidationError(field: "client_id", reason: "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
         }
+        // A client's own tokens carry its id as `sub`; one shaped like a user id could pass for a user.
+        guard UUID(uuidString: clientID) == nil else {
+            throw ValidationError(field: "client_id", reason: "must not be a UUID (user ids are UUIDs)")
+        }
         if let name = request.clientName, name.isEmpty || name.utf8.count > 256 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             throw ValidationError(field: "client_name", reason: "must be 1-256 bytes without control characters")
         }
@@ -116,14 +120,16 @@ public struct ClientRegistry: Sendable {
 
     /// The client these credentials prove, or ``OAuthError/invalidClient``.
     ///
-    /// A confidential client must present its secret (Basic or body); a public client must not.
+    /// A confidential client must present its secret the way it registered
+    /// (`token_endpoint_auth_method`: Basic or body); a public client must not present one.
     public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
         guard let (client, storedHash) = try await find(credentials.clientID) else {
             throw OAuthError.invalidClient
         }
         switch credentials {
         case .basic(_, let secret), .post(_, let secret):
-            guard let storedHash, constantTimeEqual(Array(hash(secret).utf8), Array(storedHash.utf8)) else {
+            let method: ClientAuthMethod = if case .basic = credentials { .clientSecretBasic } else { .clientSecretPost }
+            guard let storedHash, constantTimeEqual(Array(hash(secret).utf8), Array(storedHash.utf8)), client.authMethod == method else {
                 throw OAuthError.invalidClient
             }
         case .none:

@@ -35,7 +35,9 @@ public struct SignetEnvironment: Sendable {
             threads: settings.argon2.threads,
             queueLimit: settings.argon2.queueLimit,
             metrics: metrics)
-        users = UserAccounts(store: UserStore(database: database), hasher: hasher, audit: AuditLog(database: database), logger: logger)
+        users = UserAccounts(
+            store: UserStore(database: database), hasher: hasher, audit: AuditLog(database: database), logger: logger,
+            attemptsWaitingPerAccount: min(8, settings.argon2.queueLimit))
     }
 
     /// The long-running pieces, to be run in the application's service group.

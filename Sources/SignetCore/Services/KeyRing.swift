@@ -27,6 +27,7 @@ public final class KeyRing: Service, Sendable {
     private let store: KeyStore
     private let audit: AuditLog
     private let box: SecretBox
+    private let masterKey: MasterKey
     private let settings: Settings
     private let logger: Logger
     private let metrics: SignetMetrics
@@ -37,6 +38,7 @@ public final class KeyRing: Service, Sendable {
         self.store = store
         self.audit = audit
         self.box = SecretBox(masterKey: masterKey)
+        self.masterKey = masterKey
         self.settings = settings
         self.logger = logger
         store.client.changes.subscribe { [weak self] table in
@@ -57,6 +59,22 @@ public final class KeyRing: Service, Sendable {
 
     /// The loaded key set without touching the database; `nil` before the first load.
     public var loaded: KeySet? { state.withLock { $0 } }
+
+    /// Refuses (``MasterKeyError/mismatch``) a master key other than the one the database was set
+    /// up with. The first run on a database records the key's check value, after making sure the
+    /// key opens the keys already there (a database from before check values existed).
+    public func verifyMasterKey() async throws {
+        let candidate = masterKey.checkValue
+        let existing = try await store.published()
+        if let first = existing.first {
+            do {
+                _ = try SigningKeyMaterial.unseal(first.sealedPrivateKey, kid: first.kid, algorithm: first.algorithm, with: box)
+            } catch {
+                throw MasterKeyError.mismatch
+            }
+        }
+        guard try await store.masterKeyCheck(storingIfAbsent: candidate) == candidate else { throw MasterKeyError.mismatch }
+    }
 
     /// Re-reads the published keys, creating the current and next key if there are none.
     @discardableResult
@@ -95,8 +113,27 @@ public final class KeyRing: Service, Sendable {
         settings.lifetimes.accessTokenSeconds + 60 + settings.keys.jwksMaxAgeSeconds
     }
 
+    /// Checks the master key (stopping the node, with the reason, on a mismatch; retrying while
+    /// the database is unreachable), then keeps the keys maintained.
     public func run() async throws {
         let interval = Duration.seconds(settings.keys.reloadIntervalSeconds)
+        // Until the check passes nothing else runs; a graceful shutdown ends the wait.
+        let verified = try await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                do {
+                    try await verifyMasterKey()
+                    return true
+                } catch let error as MasterKeyError {
+                    logger.critical("\(error.description)")
+                    throw error
+                } catch {
+                    logger.warning("cannot check the master key yet; retrying", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            return false
+        }
+        guard verified else { return }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

@@ -86,7 +86,7 @@ public struct Revocations: Sendable {
             jti: claims.jti, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp)), sessionID: sessionID,
             reason: "revoked",
             event: origin.event(
-                "access_token_revoked", userID: sessionID == nil ? nil : UUID(uuidString: claims.sub), clientID: claims.client_id,
+                "access_token_revoked", userID: claims.userID, clientID: claims.client_id,
                 sessionID: sessionID, detail: ["jti": claims.jti]))
         metrics.revoked("access_token")
     }
@@ -144,7 +144,7 @@ public struct Introspection: Sendable {
                 iat: Int(session.createdAt.timeIntervalSince1970), sid: refresh.sessionID.uuidString.lowercased(),
                 auth_time: Int(session.authTime.timeIntervalSince1970))
         }
-        guard let claims = try? await verifier.verify(token) else { return .inactive }
+        guard let claims = try? await verifier.verify(token, audience: .any) else { return .inactive }
         return Result(
             active: true, token_type: "Bearer", scope: claims.scope, client_id: claims.client_id, sub: claims.sub,
             aud: claims.aud.value, iss: claims.iss, exp: claims.exp, iat: claims.iat, nbf: claims.nbf, jti: claims.jti,

@@ -29,7 +29,8 @@ public struct TokenIssuer: Sendable {
 
     /// A signed access token and its lifetime in seconds.
     public func issue(
-        subject: String, client: Client, scope: String, sessionID: UUID?, roles: [String], authTime: Date?
+        subject: String, subjectType: AccessTokenClaims.SubjectType, client: Client, scope: String, sessionID: UUID?,
+        roles: [String], authTime: Date?
     ) async throws -> (token: String, expiresIn: Int) {
         let keySet = try await keys.keySet()
         let now = Int(Date().timeIntervalSince1970)
@@ -37,7 +38,8 @@ public struct TokenIssuer: Sendable {
         let claims = AccessTokenClaims(
             iss: issuer, sub: subject, aud: [client.audience ?? issuer], exp: now + lifetime, iat: now, nbf: now,
             jti: ClientRegistry.randomToken(bytes: 16), client_id: client.clientID, scope: scope,
-            sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) })
+            sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) },
+            sub_type: subjectType)
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)
@@ -74,40 +76,60 @@ public struct TokenGrants: Sendable {
     }
 
     /// `grant_type=password` (RFC 6749 §4.3): for first-party clients explicitly allowed it.
-    public func password(client: Client, username: String, password: String, scope: String?, origin: RequestOrigin) async throws -> TokenResponse {
+    ///
+    /// The access token is signed before anything is committed, then the login is completed in one
+    /// statement that creates the session (or, without one, re-checks the account) only if the
+    /// user still has the verified credential; a password change, disabling or revocation that
+    /// wins the race makes the login fail like a wrong password, and one that comes after it ends
+    /// the session (its generation moves on) or the token (its `iat` is not after the cut-off).
+    public func password(
+        client: Client, username: String, password: String, scope: String?, source: String, origin: RequestOrigin
+    ) async throws -> TokenResponse {
         guard client.allows(.password) else {
             throw OAuthError(.unauthorizedClient, "this client may not use the password grant")
         }
         let scopes = try Self.requested(scope, allowed: client.scopes)
-        let result: UserAccounts.AuthenticationResult
         do {
-            result = try await users.authenticate(
-                username: username, password: password, lockout: lockout,
-                failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
+            return try await users.oneAtATime(username: username) {
+                try await passwordLogin(client: client, username: username, password: password, scopes: scopes, source: source, origin: origin)
+            }
         } catch PasswordHasherError.overloaded {
             metrics.login("shed")
             throw OAuthError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
         }
-        guard case .authenticated(let user) = result else {
+    }
+
+    private func passwordLogin(
+        client: Client, username: String, password: String, scopes: [String], source: String, origin: RequestOrigin
+    ) async throws -> TokenResponse {
+        let result = try await users.authenticate(
+            username: username, password: password, source: source, lockout: lockout,
+            failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
+        guard case .authenticated(let attempt) = result else {
             if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
+            throw OAuthError.invalidCredentials
+        }
+        let scopeText = scopes.joined(separator: " ")
+        let authTime = Date()
+        let session = client.allows(.refreshToken)
+            ? NewSession(
+                id: UUID(), clientID: client.clientID, scope: scopeText, authTime: authTime,
+                absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds))
+            : nil
+        let access = try await issuer.issue(
+            subject: attempt.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: scopeText,
+            sessionID: session?.id, roles: attempt.user.roles, authTime: authTime)
+        let completed = try await users.complete(
+            attempt, session: session,
+            event: AuditEvent("login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
+        guard completed else {
+            metrics.login(UserAccounts.Rejection.superseded.rawValue)
             throw OAuthError.invalidCredentials
         }
         metrics.login("success")
         metrics.tokenIssued("password")
-        let scopeText = scopes.joined(separator: " ")
-        guard client.allows(.refreshToken) else {
-            try await audit.record(AuditEvent(
-                "login_succeeded", userID: user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
-            let access = try await issuer.issue(
-                subject: user.id.uuidString.lowercased(), client: client, scope: scopeText, sessionID: nil,
-                roles: user.roles, authTime: Date())
-            return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)
-        }
-        let grant = try await sessions.create(
-            user: user, clientID: client.clientID, scope: scopeText,
-            absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
-            origin: origin)
-        return try await tokens(for: grant, client: client, scope: scopeText)
+        let refresh = session.map { RefreshToken(sessionID: $0.id, counter: 0).encoded(with: masterKey) }
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scopeText)
     }
 
     /// `grant_type=refresh_token` (RFC 6749 §6): rotates; a spent token revokes its whole session.
@@ -147,13 +169,15 @@ public struct TokenGrants: Sendable {
         let scopeText = try Self.requested(scope, allowed: client.scopes).joined(separator: " ")
         metrics.tokenIssued("client_credentials")
         let access = try await issuer.issue(
-            subject: client.clientID, client: client, scope: scopeText, sessionID: nil, roles: [], authTime: nil)
+            subject: client.clientID, subjectType: .client, client: client, scope: scopeText, sessionID: nil, roles: [],
+            authTime: nil)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)
     }
 
     private func tokens(for grant: SessionGrant, client: Client, scope: String) async throws -> TokenResponse {
         let access = try await issuer.issue(
-            subject: grant.userID.uuidString.lowercased(), client: client, scope: scope, sessionID: grant.sessionID,
+            subject: grant.userID.uuidString.lowercased(), subjectType: .user, client: client, scope: scope,
+            sessionID: grant.sessionID,
             roles: grant.roles, authTime: grant.authTime)
         let refresh = RefreshToken(sessionID: grant.sessionID, counter: grant.counter).encoded(with: masterKey)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope)

@@ -40,13 +40,13 @@ public struct TokenServices: Sendable {
         self.init(environment: environment, masterKey: try MasterKey.load(from: environment.settings))
     }
 
-    /// The long-running pieces: the environment's, the key ring, and the change feed that keeps
-    /// this node's caches in step with every other node's writes.
+    /// The long-running pieces: the environment's, the key ring, the change feed that keeps
+    /// this node's caches in step with every other node's writes, and the retention clean-up.
     public var services: [any Service] {
         let settings = environment.settings
         let feed = ChangeFeed(
             database: environment.database, schema: settings.database.schema,
             backstop: .seconds(settings.cacheRefreshSeconds), logger: environment.logger)
-        return environment.services + [keys, feed]
+        return environment.services + [keys, feed, RetentionCleaner(database: environment.database, settings: settings)]
     }
 }

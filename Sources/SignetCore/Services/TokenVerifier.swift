@@ -43,12 +43,23 @@ public struct TokenVerifier: Sendable {
         case badSignature
         case expired
         case wrongIssuer
+        case wrongAudience
         case revoked
     }
 
-    /// The claims of `token` if it is a live access token issued here.
-    public func verify(_ token: String) async throws -> AccessTokenClaims {
+    /// Whom a token must be meant for.
+    public enum ExpectedAudience: Sendable, Equatable {
+        /// Any audience (introspection answers for every resource server; userinfo serves any
+        /// token with the `openid` scope).
+        case any
+        /// `aud` must contain this value (the admin API's own audience).
+        case exactly(String)
+    }
+
+    /// The claims of `token` if it is a live access token issued here for `audience`.
+    public func verify(_ token: String, audience: ExpectedAudience) async throws -> AccessTokenClaims {
         let claims = try await authentic(token)
+        if case .exactly(let expected) = audience, !claims.aud.value.contains(expected) { throw Rejection.wrongAudience }
         guard try await isLive(claims) else { throw Rejection.revoked }
         return claims
     }
@@ -89,20 +100,25 @@ public struct TokenVerifier: Sendable {
 
     private func checkLive(_ claims: AccessTokenClaims) async throws -> Bool {
         let sessionID = claims.sid.flatMap(UUID.init(uuidString:))
-        let userID = sessionID == nil && claims.sub == claims.client_id ? nil : UUID(uuidString: claims.sub)
         if claims.sid != nil && sessionID == nil { return false }
+        let userID = claims.userID
+        if claims.isUserToken && userID == nil { return false }
+        if !claims.isUserToken && sessionID != nil { return false }
+        // Every token needs its client; a user's token also its user (enabled, and for a token
+        // without a session not cut off: whole-second `iat`, so the cut-off's own second counts
+        // as before it); a session's token its session, not ended (SessionStore.notEnded).
         let rows = try await client.query(
             """
             SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(claims.jti))
-              AND (\(sessionID?.uuidString ?? "") = '' OR EXISTS (
+              AND EXISTS (SELECT 1 FROM clients WHERE client_id = \(claims.client_id))
+              AND (\(sessionID)::uuid IS NULL OR EXISTS (
                     SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                    WHERE s.id = \(sessionID) AND s.revoked_at IS NULL
-                      AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)))
-              AND (\(userID?.uuidString ?? "") = '' OR EXISTS (
+                    WHERE s.id = \(sessionID) AND s.user_id = \(userID) AND s.client_id = \(claims.client_id)
+                      AND \(unescaped: SessionStore.notEnded)))
+              AND (\(userID)::uuid IS NULL OR EXISTS (
                     SELECT 1 FROM users u WHERE u.id = \(userID) AND NOT u.disabled
-                      AND (u.tokens_valid_after IS NULL OR \(sessionID != nil)
+                      AND (\(sessionID)::uuid IS NOT NULL OR u.tokens_valid_after IS NULL
                            OR to_timestamp(\(claims.iat)) > date_trunc('second', u.tokens_valid_after))))
-              AND (\(userID?.uuidString ?? "") <> '' OR EXISTS (SELECT 1 FROM clients WHERE client_id = \(claims.client_id)))
             """, logger: logger)
         for try await live in rows.decode(Bool.self) { return live }
         return false

@@ -6,12 +6,17 @@ import Logging
 public struct UserAccounts: Sendable {
     public let store: UserStore
     public let hasher: PasswordHasher
+    let attempts: LoginAttemptStore
+    /// Password attempts per account, one at a time on this node.
+    public let attemptQueue: AccountAttemptQueue
     let audit: AuditLog
     let logger: Logger
 
-    public init(store: UserStore, hasher: PasswordHasher, audit: AuditLog, logger: Logger) {
+    public init(store: UserStore, hasher: PasswordHasher, audit: AuditLog, logger: Logger, attemptsWaitingPerAccount: Int = 8) {
+        self.attemptQueue = AccountAttemptQueue(waitingLimit: attemptsWaitingPerAccount)
         self.store = store
         self.hasher = hasher
+        self.attempts = LoginAttemptStore(database: store.client)
         self.audit = audit
         self.logger = logger
     }
@@ -32,7 +37,8 @@ public struct UserAccounts: Sendable {
     }
 
     public enum AuthenticationResult: Sendable, Equatable {
-        case authenticated(User)
+        /// The password matched; ``complete(_:session:event:)`` turns the attempt into a login.
+        case authenticated(LoginAttempt)
         /// Callers answer every reason alike; the reason is for the audit trail.
         case rejected(Rejection)
     }
@@ -42,6 +48,9 @@ public struct UserAccounts: Sendable {
         case wrongPassword = "wrong_password"
         case disabled
         case locked
+        /// The password matched, but the account changed (password, roles, disabling, revocation)
+        /// or was locked by another attempt before the login could be completed.
+        case superseded
     }
 
     public func create(_ input: NewUser, origin: RequestOrigin = .commandLine) async throws -> User {
@@ -97,39 +106,63 @@ public struct UserAccounts: Sendable {
         return true
     }
 
-    /// Checks a login. Every attempt costs the same: one credential lookup, one Argon2id
-    /// verification (against a dummy hash for unknown users) and, when rejected, one statement that
-    /// counts the failure (a no-op for unknown names) and records `failureEvent`.
+    /// Checks a login. Every attempt costs the same: one statement that reserves it (counting it
+    /// as a failure up front, see ``LoginAttemptStore``), one Argon2id verification (against a
+    /// dummy hash for unknown users) and, when rejected, one statement that records `failureEvent`.
+    /// A match is not yet a login: the caller completes it with ``complete(_:session:event:)``.
     public func authenticate(
-        username rawUsername: String, password: String, lockout: Settings.Lockout,
+        username rawUsername: String, password: String, source: String, lockout: Settings.Lockout,
         failureEvent: AuditEvent = AuditEvent("login_failed")
     ) async throws -> AuthenticationResult {
         let username = try? Username(rawUsername)
-        let credential = try await username.asyncMap { try await store.credential(username: $0) } ?? nil
-        let result = try await check(password, credential)
+        let attempt = try await username.asyncMap {
+            try await attempts.begin(username: $0.value, source: source, lockout: lockout)
+        } ?? nil
+        let result = try await check(password, attempt)
         if case .rejected(let reason) = result {
             var event = failureEvent
+            event.userID = attempt?.user.id
             event.detail["reason"] = reason.rawValue
-            if let username { event.detail["username"] = username.value }
-            try await store.recordFailedLogin(username: username?.value ?? "", lockout: lockout, event: event)
-        } else if let credential, credential.failedLogins > 0 {
-            try await store.resetFailedLogins(id: credential.user.id)
+            // What was typed is kept only when it names an account: a password typed into the
+            // username box must not stay in the audit trail.
+            if let attempt { event.detail["username"] = attempt.user.username }
+            try await attempts.failed(event)
         }
         return result
     }
 
-    private func check(_ password: String, _ credential: StoredCredential?) async throws -> AuthenticationResult {
+    /// Runs one whole password login (check, sign, complete) on `username`'s account once no
+    /// other runs on this node; see ``AccountAttemptQueue``.
+    public func oneAtATime<T: Sendable>(username: String, _ body: () async throws -> T) async throws -> T {
+        guard let account = try? Username(username) else { return try await body() }
+        return try await attemptQueue.run(account: account.value, body)
+    }
+
+    /// Turns a verified attempt into a login: clears its failure counts and creates `session` (if
+    /// any), only if the account is still exactly as verified. Whether it did; when it did not,
+    /// the attempt is recorded as `superseded` and callers refuse it like invalid credentials.
+    public func complete(_ attempt: LoginAttempt, session: NewSession?, event: AuditEvent) async throws -> Bool {
+        if try await attempts.complete(attempt, session: session, event: event) { return true }
+        let failure = AuditEvent(
+            "login_failed", userID: attempt.user.id, clientID: event.clientID, remoteAddress: event.remoteAddress,
+            detail: ["reason": Rejection.superseded.rawValue, "username": attempt.user.username])
+        try await attempts.failed(failure)
+        return false
+    }
+
+    private func check(_ password: String, _ attempt: LoginAttempt?) async throws -> AuthenticationResult {
         let plausible = PasswordPolicy.isPlausible(password)
-        let verdict = try await hasher.verify(plausible ? password : "-", against: plausible ? credential?.passwordHash : nil)
-        guard let credential else { return .rejected(.unknownUser) }
+        let verdict = try await hasher.verify(plausible ? password : "-", against: plausible ? attempt?.passwordHash : nil)
+        guard var attempt else { return .rejected(.unknownUser) }
+        // Refused while locked whatever the password (the hash was still spent, for equal cost).
+        if !attempt.admitted { return .rejected(.locked) }
         guard case .match(let rehash) = verdict else { return .rejected(.wrongPassword) }
-        if credential.lockedUntil != nil { return .rejected(.locked) }
-        if credential.user.disabled { return .rejected(.disabled) }
+        if attempt.user.disabled { return .rejected(.disabled) }
         if let rehash {
-            try await store.upgradeHash(id: credential.user.id, from: credential.passwordHash, to: rehash)
-            logger.info("upgraded password hash parameters", metadata: ["user_id": "\(credential.user.id)"])
+            try await attempts.upgradeHash(of: &attempt, to: rehash)
+            logger.info("upgraded password hash parameters", metadata: ["user_id": "\(attempt.user.id)"])
         }
-        return .authenticated(credential.user)
+        return .authenticated(attempt)
     }
 
     public func setPassword(username rawUsername: String, password: String, origin: RequestOrigin = .commandLine) async throws {

@@ -161,6 +161,23 @@ public struct KeyStore: Sendable {
         return nil
     }
 
+    /// The stored check value of the master key, storing `candidate` first if there is none yet.
+    public func masterKeyCheck(storingIfAbsent candidate: Data) async throws -> Data {
+        let rows = try await client.query(
+            """
+            WITH stored AS (
+                INSERT INTO master_key_check (check_value) VALUES (\(candidate)) ON CONFLICT (singleton) DO NOTHING
+                RETURNING check_value
+            )
+            SELECT check_value FROM stored UNION ALL SELECT check_value FROM master_key_check
+            """, logger: logger)
+        for try await value in rows.decode(Data.self) { return value }
+        // Another node stored one after this statement's snapshot was taken: read it.
+        let again = try await client.query("SELECT check_value FROM master_key_check", logger: logger)
+        for try await value in again.decode(Data.self) { return value }
+        throw MasterKeyError.mismatch
+    }
+
     private static func lock(_ connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtext('signet.signing_keys.' || current_schema()))", logger: logger)
     }

@@ -63,7 +63,7 @@ public struct RevocationStore: Sendable {
         let rows = try await client.query(
             """
             WITH cutoff AS (
-                UPDATE users SET tokens_valid_after = now(), updated_at = now() WHERE id = \(id) RETURNING id
+                UPDATE users SET \(unescaped: UserStore.cutOff), updated_at = now() WHERE id = \(id) RETURNING id
             ), ended AS (
                 UPDATE sessions SET revoked_at = now(), revoked_reason = \(reason)
                 WHERE user_id IN (SELECT id FROM cutoff) AND revoked_at IS NULL

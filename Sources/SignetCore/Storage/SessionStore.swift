@@ -34,27 +34,15 @@ public struct SessionStore: Sendable {
         logger = database.logger
     }
 
-    /// Starts a session for a successful login and records the `login_succeeded` event, in one statement.
-    public func create(
-        user: User, clientID: String, scope: String, absoluteLifetime: Int, origin: RequestOrigin
-    ) async throws -> SessionGrant {
-        let rows = try await client.query(
-            """
-            WITH created AS (
-                INSERT INTO sessions (user_id, client_id, scope, expires_at)
-                VALUES (\(user.id), \(clientID), \(scope), now() + make_interval(secs => \(absoluteLifetime)))
-                RETURNING id, auth_time
-            ), audit AS (
-                INSERT INTO audit_events (type, user_id, client_id, session_id, remote_addr)
-                SELECT 'login_succeeded', \(user.id), \(clientID), id, \(origin.remoteAddress) FROM created
-            )
-            SELECT id, auth_time FROM created
-            """, logger: logger)
-        for try await (id, authTime) in rows.decode((UUID, Date).self) {
-            return SessionGrant(
-                sessionID: id, userID: user.id, clientID: clientID, scope: scope, authTime: authTime, roles: user.roles, counter: 0)
-        }
-        throw SessionStoreError.notCreated
+    /// The one definition of "nothing has ended this session": not revoked, its user enabled and
+    /// still in the token generation the session was created under (a password change, disabling
+    /// or user-wide revocation moves it on). `s` is the session, `u` its user. Access tokens of
+    /// the session are live while this holds.
+    static let notEnded = "s.revoked_at IS NULL AND NOT u.disabled AND s.user_generation = u.token_generation"
+
+    /// ``notEnded`` and within both lifetimes: the session's refresh token can be used.
+    static func refreshable(idleSeconds: Int) -> String {
+        "\(notEnded) AND s.expires_at > now() AND s.last_used_at > now() - make_interval(secs => \(idleSeconds))"
     }
 
     /// The outcome of presenting refresh token (session, counter).
@@ -83,10 +71,7 @@ public struct SessionStore: Sendable {
                 SET refresh_counter = s.refresh_counter + 1, last_refreshed_at = now(), last_used_at = now()
                 FROM users u
                 WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
-                  AND s.revoked_at IS NULL AND s.expires_at > now()
-                  AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
-                  AND u.id = s.user_id AND NOT u.disabled
-                  AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+                  AND u.id = s.user_id AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
                 RETURNING s.user_id, s.scope, s.auth_time, s.refresh_counter, u.roles
             ), audit AS (
                 INSERT INTO audit_events (type, user_id, client_id, session_id, remote_addr)
@@ -111,9 +96,7 @@ public struct SessionStore: Sendable {
         let rows = try await client.query(
             """
             SELECT s.user_id, s.client_id, s.scope, s.auth_time, s.refresh_counter, u.roles,
-                   s.revoked_at IS NULL AND s.expires_at > now()
-                     AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
-                     AND NOT u.disabled AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after),
+                   \(unescaped: Self.refreshable(idleSeconds: idleLifetime)),
                    coalesce(s.last_refreshed_at > now() - make_interval(secs => \(graceSeconds)), false)
             FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id = \(sessionID)
@@ -172,9 +155,7 @@ public struct SessionStore: Sendable {
             """
             SELECT s.id, s.client_id, s.scope, s.created_at, s.last_used_at, s.expires_at
             FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.user_id = \(userID) AND s.revoked_at IS NULL AND s.expires_at > now()
-              AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
-              AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+            WHERE s.user_id = \(userID) AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
             ORDER BY s.created_at DESC
             """, logger: logger)
         var sessions: [SessionSummary] = []
@@ -190,10 +171,6 @@ extension AuditLog {
         self.client = client
         self.logger = logger
     }
-}
-
-public enum SessionStoreError: Error {
-    case notCreated
 }
 
 extension SessionStore {
@@ -213,9 +190,8 @@ extension SessionStore {
             """
             SELECT s.user_id, s.client_id, s.scope, s.created_at, s.expires_at, s.auth_time
             FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.id = \(sessionID) AND s.refresh_counter = \(counter) AND s.revoked_at IS NULL
-              AND s.expires_at > now() AND s.last_used_at > now() - make_interval(secs => \(idleLifetime))
-              AND NOT u.disabled AND (u.tokens_valid_after IS NULL OR s.created_at > u.tokens_valid_after)
+            WHERE s.id = \(sessionID) AND s.refresh_counter = \(counter)
+              AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
             """, logger: logger)
         for try await (user, client, scope, created, expires, authTime) in rows.decode((UUID, String, String, Date, Date, Date).self) {
             return Current(userID: user, clientID: client, scope: scope, createdAt: created, expiresAt: expires, authTime: authTime)

@@ -12,17 +12,6 @@ public struct User: Sendable, Equatable, Codable {
     public var createdAt: Date
 }
 
-/// The stored credential of an account, read only by the login path.
-public struct StoredCredential: Sendable {
-    public var user: User
-    public var passwordHash: String
-    /// Tokens issued before this instant are no longer valid (password change, user-wide revocation).
-    public var tokensValidAfter: Date?
-    /// Failed logins in a row, and until when logins are refused because of them.
-    public var failedLogins: Int
-    public var lockedUntil: Date?
-}
-
 public enum UserStoreError: Error, Equatable {
     case usernameTaken
     case notFound
@@ -37,6 +26,13 @@ public struct UserStore: Sendable {
         client = database
         logger = database.logger
     }
+
+    /// The one definition of "end everything issued to this user until now" (password change,
+    /// disabling, user-wide revocation), as `SET` assignments on `users`. Sessions die because
+    /// the generation moves on (they are live only under the generation they were created in);
+    /// session-less access tokens die by `iat` against `tokens_valid_after`. `clock_timestamp()`,
+    /// not `now()`: evaluated when the row is written, after any login holding it has committed.
+    static let cutOff = "tokens_valid_after = clock_timestamp(), token_generation = token_generation + 1"
 
     public func create(username: Username, email: String?, passwordHash: String, roles: [String]) async throws -> User {
         do {
@@ -65,50 +61,6 @@ public struct UserStore: Sendable {
         return try await Self.first(rows)
     }
 
-    /// The account and its hash for a login attempt, or `nil` for an unknown username.
-    public func credential(username: Username) async throws -> StoredCredential? {
-        let rows = try await client.query(
-            """
-            SELECT id, username, email, roles, disabled, created_at, password_hash, tokens_valid_after,
-                   failed_login_count, CASE WHEN locked_until > now() THEN locked_until END
-            FROM users WHERE username = \(username.value)
-            """, logger: logger)
-        for try await (id, name, email, roles, disabled, created, hash, validAfter, failures, lockedUntil) in rows.decode(
-            (UUID, String, String?, [String], Bool, Date, String, Date?, Int, Date?).self)
-        {
-            return StoredCredential(
-                user: User(id: id, username: name, email: email, roles: roles, disabled: disabled, createdAt: created),
-                passwordHash: hash, tokensValidAfter: validAfter, failedLogins: failures, lockedUntil: lockedUntil)
-        }
-        return nil
-    }
-
-    /// Counts a failed login against `username` (if such a user exists) and records `event`, in one
-    /// statement whatever the outcome, so unknown and known names cost the same. From `threshold`
-    /// failures on, logins are refused for `base · 2^(failures − threshold)` seconds, at most `maximum`.
-    public func recordFailedLogin(username: String, lockout: Settings.Lockout, event: AuditEvent) async throws {
-        try await client.query(
-            """
-            WITH failed AS (
-                UPDATE users SET failed_login_count = failed_login_count + 1, last_failed_login_at = now(),
-                    locked_until = CASE WHEN failed_login_count + 1 >= \(lockout.threshold)
-                        THEN now() + make_interval(secs => least(\(Double(lockout.maximumSeconds)),
-                            \(Double(lockout.baseSeconds)) * power(2, least(failed_login_count + 1 - \(lockout.threshold), 30))))
-                        ELSE locked_until END
-                WHERE username = \(username)
-                RETURNING id
-            )
-            INSERT INTO audit_events (type, user_id, client_id, remote_addr, detail)
-            VALUES (\(event.type), (SELECT id FROM failed), \(event.clientID), \(event.remoteAddress), \(event.detailJSON)::jsonb)
-            """, logger: logger)
-    }
-
-    /// Clears the failure count after a successful login.
-    public func resetFailedLogins(id: UUID) async throws {
-        try await client.query(
-            "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = \(id)", logger: logger)
-    }
-
     /// Accounts ordered by username, `limit` at a time after `after` (keyset pagination).
     public func list(after: String? = nil, limit: Int = 100) async throws -> [User] {
         let rows = try await client.query(
@@ -127,7 +79,7 @@ public struct UserStore: Sendable {
         try await updateOne(
             """
             WITH changed AS (
-                UPDATE users SET password_hash = \(passwordHash), tokens_valid_after = now(), updated_at = now()
+                UPDATE users SET password_hash = \(passwordHash), \(unescaped: Self.cutOff), updated_at = now()
                 WHERE id = \(id) RETURNING id
             ), ended AS (
                 UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_changed'
@@ -153,21 +105,12 @@ public struct UserStore: Sendable {
         return false
     }
 
-    /// Replaces a hash made with outdated parameters, only if it is still the one that was verified
-    /// (a concurrent password change wins). Does not end any token: the password is the same.
-    public func upgradeHash(id: UUID, from oldHash: String, to newHash: String) async throws {
-        try await client.query(
-            "UPDATE users SET password_hash = \(newHash) WHERE id = \(id) AND password_hash = \(oldHash)",
-            logger: logger)
-    }
-
     /// Disables (ending every token and session issued before now) or re-enables an account.
     public func setDisabled(id: UUID, _ disabled: Bool) async throws {
         try await updateOne(
             """
             WITH changed AS (
-                UPDATE users SET disabled = \(disabled), updated_at = now(),
-                    tokens_valid_after = CASE WHEN \(disabled) THEN now() ELSE tokens_valid_after END
+                UPDATE users SET disabled = \(disabled), updated_at = now()\(unescaped: disabled ? ", " + Self.cutOff : "")
                 WHERE id = \(id) RETURNING id
             ), ended AS (
                 UPDATE sessions SET revoked_at = now(), revoked_reason = 'user_disabled'
