@@ -9,6 +9,9 @@
 #   SIGNET_PG_MAX_CONNECTIONS  server connection limit (default: 200)
 #   SIGNET_PG_FSYNC  on|off (default: on); off trades crash safety for speed,
 #                    meant for throwaway clusters
+#   SIGNET_PG_STATEMENT_TIMEOUT_SECONDS  bounds every statement, and lock waits to
+#                    an eighth of it, so a test that leaves a lock behind fails
+#                    instead of hanging the run (default: 0, no bound)
 #
 # The cluster listens on 127.0.0.1 only, has no Unix socket, and trusts every
 # loopback connection. Superuser `postgres`; database `signet` owned by role
@@ -22,6 +25,7 @@ source scripts/lib.sh
 PORT=${SIGNET_PG_PORT:-54329}
 FSYNC=${SIGNET_PG_FSYNC:-on}
 MAX_CONNECTIONS=${SIGNET_PG_MAX_CONNECTIONS:-200}
+STATEMENT_TIMEOUT=${SIGNET_PG_STATEMENT_TIMEOUT_SECONDS:-0}
 DB_NAME=signet
 DB_ROLE=signet
 PG_BIN=""
@@ -32,6 +36,8 @@ if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
 fi
 case $FSYNC in on | off) ;; *) die "SIGNET_PG_FSYNC must be on or off, got '$FSYNC'" ;; esac
 [[ $MAX_CONNECTIONS =~ ^[0-9]+$ ]] || die "SIGNET_PG_MAX_CONNECTIONS must be a number, got '$MAX_CONNECTIONS'"
+[[ $STATEMENT_TIMEOUT =~ ^[0-9]+$ ]] ||
+    die "SIGNET_PG_STATEMENT_TIMEOUT_SECONDS must be a number of seconds, got '$STATEMENT_TIMEOUT'"
 
 usage() {
     echo "usage: $0 start|stop|status|url|destroy" >&2
@@ -153,6 +159,8 @@ fsync = $FSYNC
 synchronous_commit = $FSYNC
 full_page_writes = $FSYNC
 max_connections = $MAX_CONNECTIONS
+statement_timeout = '${STATEMENT_TIMEOUT}s'
+lock_timeout = '$((STATEMENT_TIMEOUT / 8))s'
 EOF
     if ! grep -qxF "include_if_exists = 'signet.conf'" "$PG_DIR/postgresql.conf"; then
         printf '\n%s\n' "include_if_exists = 'signet.conf'" >>"$PG_DIR/postgresql.conf"

@@ -23,6 +23,7 @@ test_pg_dir=""
 test_pg() {
     # The suite runs its tests in parallel, each with its own schema and pool.
     SIGNET_PG_DIR=$test_pg_dir SIGNET_PG_PORT=$test_port SIGNET_PG_FSYNC=off SIGNET_PG_MAX_CONNECTIONS=1000 \
+        SIGNET_PG_STATEMENT_TIMEOUT_SECONDS=120 \
         ./scripts/postgres.sh "$@"
 }
 
@@ -56,7 +57,28 @@ swift build --build-tests
 
 step "swift test --skip-build $*"
 status=0
-swift test --skip-build "$@" || status=$?
+# The test runner in its own process group, so that an interruption, or the overall limit,
+# reaches every process it started (it stops reacting to SIGTERM once a test has run a
+# server, so the group gets SIGKILL after a grace period). `wait` returns when a trapped
+# signal arrives, unlike a foreground command.
+swift_test_limit=${SIGNET_SWIFT_TEST_TIMEOUT_SECONDS:-1200}
+setsid -w swift test --skip-build "$@" &
+test_group=$!
+stop_tests() {
+    kill -TERM -- "-$test_group" 2>/dev/null || true
+    sleep 5
+    kill -KILL -- "-$test_group" 2>/dev/null || true
+}
+trap 'stop_tests; exit 130' INT
+trap 'stop_tests; exit 143' TERM
+# The watchdog holds no output open, so nothing waits for it once the tests are done.
+setsid bash -c 'sleep "$1"; kill -KILL -- "-$2"' watchdog "$swift_test_limit" "$test_group" </dev/null >/dev/null 2>&1 &
+watchdog=$!
+wait "$test_group" || status=$?
+kill -- "-$watchdog" 2>/dev/null || true
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if ((status == 137)); then warn "swift test was stopped: it ran over ${swift_test_limit}s"; fi
 step "swift test exited with $status"
 # Suites against a running `signet serve`, each only if everything before passed.
 signet_bin=$(swift build --show-bin-path | tail -n 1)/signet

@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 import SignetTestSupport
 import Testing
 
 /// Drives the built `signet` executable the way an operator does.
-@Suite("signet command line")
+@Suite("signet command line", .timeLimit(.minutes(3)))
 struct CLITests {
     struct Result {
         var status: Int32
@@ -18,7 +19,12 @@ struct CLITests {
         return TestDatabase.packageRoot + "/.build/debug/signet"
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String]) throws -> Result {
+    /// Runs `signet` with `arguments` and waits for it, at most `timeout`: a command that hangs is
+    /// killed and fails the test instead of hanging the run. Output is collected as it arrives
+    /// (no blocking reads), so a full pipe cannot deadlock it either.
+    static func run(
+        _ arguments: [String], stdin: String? = nil, environment: [String: String], timeout: Duration = .seconds(60)
+    ) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -26,18 +32,41 @@ struct CLITests {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SIGNET_") }
         env.merge(environment) { $1 }
         process.environment = env
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = OutputCollector(), errors = OutputCollector()
         process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
+        process.standardOutput = output.pipe
+        process.standardError = errors.pipe
+        let (exited, exit) = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exit.finish() }
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        let pid = process.processIdentifier
+        defer { if process.isRunning { kill(pid, SIGKILL) } }
+        if let stdin { try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8)) }
+        try? input.fileHandleForWriting.close()
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in exited {}
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
+        }
+        guard finished else {
+            kill(pid, SIGKILL)
+            throw CommandTimedOut(arguments: arguments)
+        }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err, as: UTF8.self))
+        return Result(status: process.terminationStatus, stdout: output.text(), stderr: errors.text())
+    }
+
+    struct CommandTimedOut: Error, CustomStringConvertible {
+        var arguments: [String]
+        var description: String { "signet \(arguments.joined(separator: " ")) did not finish in time" }
     }
 
     static func environment(schema: String) throws -> [String: String] {
@@ -54,8 +83,8 @@ struct CLITests {
         _ = try TestDatabase.url
         try await TestDatabase.withSchema { schema in
             let env = try Self.environment(schema: schema)
-            #expect(try Self.run(["migrate"], environment: env).status == 0)
-            let created = try Self.run(
+            #expect(try await Self.run(["migrate"], environment: env).status == 0)
+            let created = try await Self.run(
                 ["clients", "create", "web-app", "--grant", "password", "--grant", "refresh_token", "--scope", "openid", "--scope", "api"],
                 environment: env)
             #expect(created.status == 0, "\(created.stderr)")
@@ -70,27 +99,27 @@ struct CLITests {
             let secret = try #require(lines["client_secret"])
             #expect(secret.count >= 43)
 
-            let publicClient = try Self.run(["clients", "create", "spa", "--public", "--grant", "password"], environment: env)
+            let publicClient = try await Self.run(["clients", "create", "spa", "--public", "--grant", "password"], environment: env)
             #expect(publicClient.status == 0)
             #expect(!publicClient.stdout.contains("client_secret"))
             #expect(publicClient.stdout.contains("token_endpoint_auth_method: none"))
 
-            let duplicate = try Self.run(["clients", "create", "web-app", "--grant", "password"], environment: env)
+            let duplicate = try await Self.run(["clients", "create", "web-app", "--grant", "password"], environment: env)
             #expect(duplicate.stderr == "Error: a client with that client_id already exists\n")
-            let noGrant = try Self.run(["clients", "create", "x"], environment: env)
+            let noGrant = try await Self.run(["clients", "create", "x"], environment: env)
             #expect(noGrant.status != 0)
-            let publicMachine = try Self.run(["clients", "create", "m", "--public", "--grant", "client_credentials"], environment: env)
+            let publicMachine = try await Self.run(["clients", "create", "m", "--public", "--grant", "client_credentials"], environment: env)
             #expect(publicMachine.status != 0)
             #expect(publicMachine.stderr.contains("client_credentials"))
 
-            let refused = try Self.run(["keys", "rotate"], environment: env)
+            let refused = try await Self.run(["keys", "rotate"], environment: env)
             #expect(refused.status != 0, "a next key created just now is too new to promote")
             #expect(refused.stderr.contains("--force"))
-            let rotated = try Self.run(["keys", "rotate", "--force"], environment: env)
+            let rotated = try await Self.run(["keys", "rotate", "--force"], environment: env)
             #expect(rotated.status == 0, "\(rotated.stderr)")
             #expect(rotated.stdout.hasPrefix("current: ") && rotated.stdout.contains("\nnext: "))
 
-            let missingKey = try Self.run(["keys", "rotate"], environment: env.filter { $0.key != "SIGNET_MASTER_KEY" }.merging(
+            let missingKey = try await Self.run(["keys", "rotate"], environment: env.filter { $0.key != "SIGNET_MASTER_KEY" }.merging(
                 ["SIGNET_MASTER_KEY_FILE": "/nonexistent/master.key"]) { $1 })
             #expect(missingKey.status != 0)
             #expect(missingKey.stderr.contains("/nonexistent/master.key"))
@@ -102,49 +131,49 @@ struct CLITests {
         _ = try TestDatabase.url
         try await TestDatabase.withSchema { schema in
             let env = try Self.environment(schema: schema)
-            let migrate = try Self.run(["migrate"], environment: env)
+            let migrate = try await Self.run(["migrate"], environment: env)
             #expect(migrate.status == 0, "\(migrate.stderr)")
             #expect(migrate.stdout.contains("applied 0001_init.sql"))
 
-            let again = try Self.run(["migrate"], environment: env)
+            let again = try await Self.run(["migrate"], environment: env)
             #expect(again.status == 0)
             #expect(again.stdout.contains("up to date"))
 
-            let create = try Self.run(
+            let create = try await Self.run(
                 ["users", "create", "Root", "--role", "admin", "--email", "root@example.com", "--password-stdin"],
                 stdin: "root password 1\n", environment: env)
             #expect(create.status == 0, "\(create.stderr)")
             #expect(create.stdout.hasPrefix("created user root ("))
             #expect(!create.stdout.contains("root password 1") && !create.stderr.contains("root password 1"))
 
-            let list = try Self.run(["users", "list"], environment: env)
+            let list = try await Self.run(["users", "list"], environment: env)
             #expect(list.status == 0)
             let rows = list.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
             #expect(rows.count == 2)
             #expect(rows.last?.dropFirst().map { $0 } == ["root", "root@example.com", "admin", "false"])
 
-            let duplicate = try Self.run(["users", "create", "ROOT", "--password-stdin"], stdin: "other password\n", environment: env)
+            let duplicate = try await Self.run(["users", "create", "ROOT", "--password-stdin"], stdin: "other password\n", environment: env)
             #expect(duplicate.status != 0)
             #expect(duplicate.stderr == "Error: a user with that username already exists\n")
 
-            let disable = try Self.run(["users", "disable", "root"], environment: env)
+            let disable = try await Self.run(["users", "disable", "root"], environment: env)
             #expect(disable.status == 0)
-            let listed = try Self.run(["users", "list"], environment: env)
+            let listed = try await Self.run(["users", "list"], environment: env)
             #expect(listed.stdout.hasSuffix("\tadmin\ttrue\n"))
 
-            let setPassword = try Self.run(["users", "set-password", "nobody", "--password-stdin"], stdin: "a new password\n", environment: env)
+            let setPassword = try await Self.run(["users", "set-password", "nobody", "--password-stdin"], stdin: "a new password\n", environment: env)
             #expect(setPassword.status != 0)
             #expect(setPassword.stderr == "Error: no such user\n")
 
-            let weak = try Self.run(["users", "create", "weak", "--password-stdin"], stdin: "short\n", environment: env)
+            let weak = try await Self.run(["users", "create", "weak", "--password-stdin"], stdin: "short\n", environment: env)
             #expect(weak.status != 0)
             #expect(weak.stderr.contains("password"))
             #expect(weak.stderr.split(separator: "\n").count == 1)
         }
     }
 
-    @Test func unreachableDatabaseIsOneLineNamingTheURLWithoutItsPassword() throws {
-        let result = try Self.run(["users", "list"], environment: [
+    @Test func unreachableDatabaseIsOneLineNamingTheURLWithoutItsPassword() async throws {
+        let result = try await Self.run(["users", "list"], environment: [
             "SIGNET_DATABASE_URL": "postgres://signet:hunter2secret@127.0.0.1:1/signet",
             "SIGNET_DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
         ])
@@ -154,8 +183,8 @@ struct CLITests {
         #expect(!result.stderr.contains("hunter2secret"))
     }
 
-    @Test func benchHashReportsTheCeilingAtTheConfiguredParameters() throws {
-        let result = try Self.run(["bench", "hash", "--seconds", "0.3"], environment: [
+    @Test func benchHashReportsTheCeilingAtTheConfiguredParameters() async throws {
+        let result = try await Self.run(["bench", "hash", "--seconds", "0.3"], environment: [
             "SIGNET_ARGON2_MEMORY_KIB": "1024", "SIGNET_ARGON2_ITERATIONS": "1", "SIGNET_ARGON2_THREADS": "1",
         ])
         #expect(result.status == 0, "\(result.stderr)")
@@ -173,7 +202,7 @@ struct CLITests {
         _ = try TestDatabase.url
         try await TestDatabase.withSchema { schema in
             var env = try Self.environment(schema: schema)
-            #expect(try Self.run(["migrate"], environment: env).status == 0)
+            #expect(try await Self.run(["migrate"], environment: env).status == 0)
             env.merge(["SIGNET_LOG_FORMAT": "json", "SIGNET_PUBLIC_HOST": "127.0.0.1", "SIGNET_PUBLIC_PORT": "0",
                        "SIGNET_ADMIN_PORT": "0"]) { $1 }
             let process = Process()
@@ -181,17 +210,23 @@ struct CLITests {
             process.arguments = ["serve"]
             process.currentDirectoryURL = URL(fileURLWithPath: TestDatabase.packageRoot)
             process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SIGNET_") }.merging(env) { $1 }
-            let errors = Pipe()
-            process.standardError = errors
+            let errors = OutputCollector()
+            process.standardError = errors.pipe
             process.standardOutput = FileHandle.nullDevice
             try process.run()
+            let pid = process.processIdentifier
+            defer { if process.isRunning { kill(pid, SIGKILL) } }
             var text = ""
             for _ in 0..<100 where !text.contains("Server started") {
                 try await Task.sleep(for: .milliseconds(100))
-                text += String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+                text = errors.current
             }
             process.terminate()
+            for _ in 0..<150 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(!process.isRunning, "serve stops within the shutdown grace period")
+            if process.isRunning { kill(pid, SIGKILL) }
             process.waitUntilExit()
+            text = errors.text()
             #expect(process.terminationStatus == 0)
             let lines = text.split(separator: "\n").filter { !$0.isEmpty }
             #expect(!lines.isEmpty)
@@ -202,14 +237,14 @@ struct CLITests {
         }
     }
 
-    @Test func badSettingIsOneLineNamingIt() throws {
-        let result = try Self.run(["migrate"], environment: ["SIGNET_PUBLIC_PORT": "eighty"])
+    @Test func badSettingIsOneLineNamingIt() async throws {
+        let result = try await Self.run(["migrate"], environment: ["SIGNET_PUBLIC_PORT": "eighty"])
         #expect(result.status != 0)
         #expect(result.stderr == "Error: invalid setting public.port (SIGNET_PUBLIC_PORT): not a valid integer\n")
     }
 
-    @Test func passwordIsNeverAcceptedOnTheCommandLine() throws {
-        let result = try Self.run(["users", "create", "someone"], environment: [:])
+    @Test func passwordIsNeverAcceptedOnTheCommandLine() async throws {
+        let result = try await Self.run(["users", "create", "someone"], environment: [:])
         #expect(result.status != 0)
         #expect(result.stderr.contains("--password-stdin"))
     }
@@ -217,9 +252,41 @@ struct CLITests {
     @Test(arguments: [[], ["serve"], ["migrate"], ["users"], ["users", "create"], ["users", "list"],
                       ["users", "set-password"], ["users", "disable"], ["users", "enable"], ["clients"], ["clients", "create"],
                       ["keys"], ["keys", "rotate"], ["bench"], ["bench", "hash"]])
-    func helpExplainsEveryCommand(path: [String]) throws {
-        let result = try Self.run(path + ["--help"], environment: [:])
+    func helpExplainsEveryCommand(path: [String]) async throws {
+        let result = try await Self.run(path + ["--help"], environment: [:])
         #expect(result.status == 0)
         #expect(result.stdout.contains("USAGE: signet"))
     }
+}
+
+/// Collects what a child process writes to a pipe as it arrives.
+final class OutputCollector: Sendable {
+    private final class Storage: Sendable {
+        let data = Mutex(Data())
+    }
+
+    let pipe = Pipe()
+    private let storage = Storage()
+
+    init() {
+        pipe.fileHandleForReading.readabilityHandler = { [storage] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                storage.data.withLock { $0.append(chunk) }
+            }
+        }
+    }
+
+    /// What was written so far, after the writer closed (or at once when asked early).
+    func text() -> String {
+        // The handler may still be draining the last chunk after the process exited.
+        for _ in 0..<50 where pipe.fileHandleForReading.readabilityHandler != nil {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return current
+    }
+
+    var current: String { String(decoding: storage.data.withLock { $0 }, as: UTF8.self) }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SignetCore
 import Testing
 
-@Suite("Argon2id")
+@Suite("Argon2id", .timeLimit(.minutes(2)))
 struct Argon2Tests {
     /// RFC 9106 §5.3: Argon2id, 32 KiB, 3 passes, 4 lanes, with secret and associated data.
     @Test func rfc9106TestVector() throws {
@@ -39,7 +39,7 @@ struct Argon2Tests {
     }
 }
 
-@Suite("Password hasher pool")
+@Suite("Password hasher pool", .timeLimit(.minutes(2)))
 struct PasswordHasherTests {
     @Test func poolIsNeverWiderThanTheCores() throws {
         let hasher = try PasswordHasher(parameters: .init(memoryKiB: 64, iterations: 1, parallelism: 1), threads: 1000, queueLimit: 4)

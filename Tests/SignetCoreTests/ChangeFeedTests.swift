@@ -6,7 +6,7 @@ import SignetTestSupport
 import Synchronization
 import Testing
 
-@Suite("Change notifications between nodes")
+@Suite("Change notifications between nodes", .timeLimit(.minutes(2)))
 struct ChangeFeedTests {
     /// Two pools on one schema stand for two nodes; a write through one reaches the other's caches
     /// through LISTEN/NOTIFY.

@@ -1,7 +1,7 @@
 import SignetCore
 import Testing
 
-@Suite("IP networks")
+@Suite("IP networks", .timeLimit(.minutes(2)))
 struct IPNetworkTests {
     @Test func networksParseStrictlyAndContainWhatTheySay() throws {
         let v4 = try IPNetwork(parsing: "10.0.0.0/8")

@@ -4,7 +4,7 @@ import SignetCore
 import SignetTestSupport
 import Testing
 
-@Suite("Migrations")
+@Suite("Migrations", .timeLimit(.minutes(2)))
 struct MigrationTests {
     let migrations: [Migration]
 

@@ -4,7 +4,7 @@ import SignetCore
 import SignetTestSupport
 import Testing
 
-@Suite("Settings")
+@Suite("Settings", .timeLimit(.minutes(2)))
 struct SettingsTests {
     static let configFile = TestDatabase.packageRoot + "/Config/signet.json"
 

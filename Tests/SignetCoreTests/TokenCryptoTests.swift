@@ -5,7 +5,7 @@ import SignetCore
 import SignetTestSupport
 import Testing
 
-@Suite("Refresh token format")
+@Suite("Refresh token format", .timeLimit(.minutes(2)))
 struct RefreshTokenTests {
     let key = MasterKey.random()
 
@@ -51,7 +51,7 @@ struct RefreshTokenTests {
     }
 }
 
-@Suite("Master key and sealed signing keys")
+@Suite("Master key and sealed signing keys", .timeLimit(.minutes(2)))
 struct SealedKeyTests {
     @Test func masterKeyMustBe32Base64Bytes() throws {
         #expect(throws: MasterKeyError.notBase64) { try MasterKey(base64: "not base64!") }
@@ -100,7 +100,7 @@ struct SealedKeyTests {
     }
 }
 
-@Suite("Key ring")
+@Suite("Key ring", .timeLimit(.minutes(2)))
 struct KeyRingTests {
     @Test func concurrentNodesBootstrapOneCurrentAndOneNextKey() async throws {
         try await TestServices.with { t in

@@ -4,7 +4,7 @@ import SignetCore
 import SignetTestSupport
 import Testing
 
-@Suite("User accounts")
+@Suite("User accounts", .timeLimit(.minutes(2)))
 struct UserAccountTests {
     static func accounts(_ db: Database, parameters: Argon2Parameters = TestDatabase.fastArgon2) throws -> UserAccounts {
         UserAccounts(
@@ -238,7 +238,7 @@ struct UserAccountTests {
     }
 }
 
-@Suite("Usernames")
+@Suite("Usernames", .timeLimit(.minutes(2)))
 struct UsernameTests {
     @Test func normalizationFoldsCaseAndCompatibilityForms() throws {
         #expect(try Username("ＡＬＩＣＥ").value == "alice")

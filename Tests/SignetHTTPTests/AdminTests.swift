@@ -22,7 +22,7 @@ extension TestResponse {
     }
 }
 
-@Suite("Admin API")
+@Suite("Admin API", .timeLimit(.minutes(2)))
 struct AdminTests {
     @Test func everyCallNeedsALiveAdminToken() async throws {
         try await TestServices.with { t in
@@ -328,7 +328,7 @@ struct AdminTests {
     }
 }
 
-@Suite("OpenAPI document")
+@Suite("OpenAPI document", .timeLimit(.minutes(2)))
 struct OpenAPIDocumentTests {
     @Test func adminListenerServesTheOpenAPIDocumentWithoutAToken() async throws {
         try await TestServices.with { t in

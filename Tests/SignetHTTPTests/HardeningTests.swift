@@ -11,7 +11,7 @@ import SignetTestSupport
 import Synchronization
 import Testing
 
-@Suite("Abuse resistance and strict input")
+@Suite("Abuse resistance and strict input", .timeLimit(.minutes(2)))
 struct HardeningTests {
     @Test func perAddressRateLimitTripsAndRefills() async throws {
         try await TestServices.with(overrides: ["rate_limit.burst": 3, "rate_limit.requests_per_second": 1,

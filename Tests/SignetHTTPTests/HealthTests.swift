@@ -7,7 +7,7 @@ import SignetHTTP
 import SignetTestSupport
 import Testing
 
-@Suite("Health endpoints")
+@Suite("Health endpoints", .timeLimit(.minutes(2)))
 struct HealthTests {
     @Test func healthzAnswersOk() async throws {
         try await TestDatabase.withSchema { schema in

@@ -9,7 +9,7 @@ import SignetHTTP
 import SignetTestSupport
 import Testing
 
-@Suite("JWKS and discovery")
+@Suite("JWKS and discovery", .timeLimit(.minutes(2)))
 struct KeysAndDiscoveryTests {
     @Test func jwksPublishesCurrentAndNextKeysWithPublicMembersOnly() async throws {
         try await TestServices.with { t in

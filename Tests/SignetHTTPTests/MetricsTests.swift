@@ -8,7 +8,7 @@ import SignetHTTP
 import SignetTestSupport
 import Testing
 
-@Suite("Metrics")
+@Suite("Metrics", .timeLimit(.minutes(2)))
 struct MetricsTests {
     @Test func metricsEndpointReportsWhatHappened() async throws {
         let registry = PrometheusCollectorRegistry()

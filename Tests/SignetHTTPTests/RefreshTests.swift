@@ -8,7 +8,7 @@ import SignetHTTP
 import SignetTestSupport
 import Testing
 
-@Suite("Refresh token rotation")
+@Suite("Refresh token rotation", .timeLimit(.minutes(2)))
 struct RefreshTests {
     static let strict: [String: ConfigValue] = ["refresh.reuse_grace_seconds": 0]
 

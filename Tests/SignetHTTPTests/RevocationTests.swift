@@ -23,7 +23,7 @@ extension TestClientProtocol {
     }
 }
 
-@Suite("Revocation and introspection")
+@Suite("Revocation and introspection", .timeLimit(.minutes(2)))
 struct RevocationTests {
     @Test func revokingARefreshTokenEndsItsSessionAndItsAccessTokens() async throws {
         try await TestServices.with { t in

@@ -8,7 +8,7 @@ import SignetHTTP
 import SignetTestSupport
 import Testing
 
-@Suite("Token endpoint")
+@Suite("Token endpoint", .timeLimit(.minutes(2)))
 struct TokenEndpointTests {
     @Test func passwordGrantIssuesAnRFC9068AccessTokenAndARefreshToken() async throws {
         try await TestServices.with { t in
