@@ -169,6 +169,11 @@ export SIGNET_LOG_LEVEL=warning
 "$SIGNET_BIN" migrate >/dev/null
 password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
 printf '%s\n' "$password" | "$SIGNET_BIN" users create bench --password-stdin >/dev/null
+# The login scenario spreads over accounts: logins of one account are taken one at a time.
+bench_users=16
+for ((index = 0; index < bench_users; index++)); do
+    printf '%s\n' "$password" | "$SIGNET_BIN" users create "bench-$index" --password-stdin >/dev/null
+done
 out=$("$SIGNET_BIN" clients create bench-app --grant password --grant refresh_token --grant client_credentials)
 client_secret=$(field client_secret "$out")
 basic="Basic $(printf '%s' "bench-app:$client_secret" | base64 | tr -d '\n')"
@@ -354,8 +359,8 @@ if wants hash; then
 fi
 
 if wants login; then
-    BENCH_METHOD=POST BENCH_AUTHORIZATION=$basic \
-        BENCH_BODY="grant_type=password&username=bench&password=$password" \
+    BENCH_METHOD=POST BENCH_AUTHORIZATION=$basic BENCH_USERS=$bench_users \
+        BENCH_BODY="grant_type=password&username={user}&password=$password" \
         wrk_run login "$base/oauth2/token" "$lua_dir/request.lua"
 fi
 

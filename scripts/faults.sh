@@ -5,7 +5,10 @@
 #      get 503 + Retry-After, /healthz, the JWKS and refresh keep answering;
 #   2. PostgreSQL stops: /readyz 503, the token endpoint 503 temporarily_unavailable,
 #      no crash; PostgreSQL returns: service resumes without a restart;
-#   3. SIGTERM during a slow request: the request completes, the process exits 0.
+#   3. SIGTERM during a slow request: the request completes, the process exits 0;
+#   4. slow clients (slowloris) against a server whose descriptor limit is 256:
+#      silent and trickling connections are closed, /healthz keeps answering, the
+#      connection caps keep the server below its descriptor limit, nothing spins.
 #
 # Environment:
 #   SIGNET_BIN               the signet executable (default: $(swift build --show-bin-path)/signet)
@@ -50,11 +53,18 @@ isolated_signet_settings "$work_dir"
 # Real Argon2 cost (the flood is about its memory); the address limits are off so
 # that the hashing queue, not the rate limiter, meets the flood.
 export SIGNET_RATE_LIMIT_BURST=1000000 SIGNET_RATE_LIMIT_REQUESTS_PER_SECOND=1000000
+# Logins in flight hold a failed-login token until they succeed; the flood is about the hashing queue.
+export SIGNET_RATE_LIMIT_FAILED_LOGIN_BURST=100000
 export SIGNET_DATABASE_CONNECT_TIMEOUT_SECONDS=2 SIGNET_HTTP_REQUEST_TIMEOUT_SECONDS=3 SIGNET_LOG_LEVEL=warning
 
 "$SIGNET_BIN" migrate >/dev/null
 password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 printf '%s\n' "$password" | "$SIGNET_BIN" users create flood --password-stdin >/dev/null
+# The flood spreads over accounts: logins of one account are taken one at a time.
+flood_users=16
+for ((index = 0; index < flood_users; index++)); do
+    printf '%s\n' "$password" | "$SIGNET_BIN" users create "flood-$index" --password-stdin >/dev/null
+done
 out=$("$SIGNET_BIN" clients create app --grant password --grant refresh_token)
 client_secret=$(field client_secret "$out")
 threads=$(nproc)
@@ -79,7 +89,7 @@ await_output() {
 start_signet "$work_dir/server.log"
 step "flood: ${SIGNET_FLOOD_LOGINS:-1000} concurrent logins"
 python3 Tests/Faults/flood.py --host 127.0.0.1 --port "$SIGNET_PUBLIC_PORT" --pid "$server_pid" \
-    --client app --secret "$client_secret" --user flood --password "$password" \
+    --client app --secret "$client_secret" --user flood --users "$flood_users" --password "$password" \
     --logins "${SIGNET_FLOOD_LOGINS:-1000}" --threads "$threads" --argon2-kib "$memory_kib"
 
 # --- 2. Database outage -----------------------------------------------------------
@@ -124,4 +134,19 @@ grep -q '"refresh_token"' "$work_dir/slow.json" || die "the in-flight login retu
 ((exit_code == 0)) || die "signet serve exited with $exit_code after SIGTERM"
 [[ $(status_of /healthz) == 000 ]] || die "the server still answers after its exit"
 step "in-flight login completed, exit status 0"
-printf 'faults: 3 passed, 0 failed\n'
+
+# --- 4. Slow clients -------------------------------------------------------------
+step "slowloris: 300 silent connections and a trickled body, descriptor limit 256"
+fd_limit=256
+serve_prefix=(prlimit "--nofile=$fd_limit:$fd_limit")
+SIGNET_HTTP_IDLE_TIMEOUT_SECONDS=2 SIGNET_HTTP_READ_TIMEOUT_SECONDS=3 start_signet "$work_dir/server.log"
+serve_prefix=()
+# The cap in force, as the server computed it from its descriptor limit and logged it.
+cap=$(grep -o '"used": "[0-9]*"\|used=[0-9]*' "$work_dir/server.log" | grep -o '[0-9]*' | head -n 1)
+[[ -n $cap ]] || die "the server did not log the connection cap it lowered to fit $fd_limit descriptors"
+python3 Tests/Faults/slowloris.py --host 127.0.0.1 --port "$SIGNET_PUBLIC_PORT" --pid "$server_pid" \
+    --connections 300 --idle-timeout 2 --read-timeout 3 --fd-limit "$fd_limit" --cap "$cap"
+[[ $(status_of /healthz) == 200 ]] || die "/healthz does not answer after the slow clients left"
+stop_signet
+step "slow clients closed, the server stayed responsive"
+printf 'faults: 4 passed, 0 failed\n'

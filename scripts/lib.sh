@@ -103,7 +103,8 @@ free_port() {
 start_signet() {
     local log=$1 deadline=$((SECONDS + 30))
     step "signet serve on $SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT and $SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT (log: $log)"
-    "$SIGNET_BIN" serve >"$log" 2>&1 &
+    # serve_prefix: an optional command the server runs under (e.g. prlimit), set by the caller.
+    ${serve_prefix[@]+"${serve_prefix[@]}"} "$SIGNET_BIN" serve >"$log" 2>&1 &
     server_pid=$!
     while ((SECONDS < deadline)); do
         if ! kill -0 "$server_pid" 2>/dev/null; then

@@ -46,22 +46,30 @@ async def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pid", type=int, required=True)
     parser.add_argument("--logins", type=int, default=1000)
+    # Logins of one account run one at a time (and are shed past a few waiting), so the flood
+    # is spread over accounts --user-0 ... --user-(N-1) to reach the hashing queue itself.
+    parser.add_argument("--users", type=int, default=1)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--argon2-kib", type=int, required=True)
     args = parser.parse_args()
 
     auth = "Basic " + base64.b64encode(f"{args.client}:{args.secret}".encode()).decode()
     form = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": auth}
-    login_body = urllib.parse.urlencode({"grant_type": "password", "username": args.user, "password": args.password}).encode()
+    def body_for(user):
+        return urllib.parse.urlencode({"grant_type": "password", "username": user, "password": args.password}).encode()
+
+    users = [args.user] if args.users == 1 else [f"{args.user}-{index}" for index in range(args.users)]
+    login_body = body_for(users[0])
 
     status, _, payload = await request(args.host, args.port, "POST", "/oauth2/token", login_body, form)
     assert status == 200, payload
     refresh_token = json.loads(payload)["refresh_token"]
     idle_rss = rss_kib(args.pid, "VmRSS")
 
-    async def login():
+    async def login(index=0):
         try:
-            status, headers, _ = await request(args.host, args.port, "POST", "/oauth2/token", login_body, form)
+            status, headers, _ = await request(
+                args.host, args.port, "POST", "/oauth2/token", body_for(users[index % len(users)]), form)
             return status, headers.get("retry-after")
         except (ConnectionError, asyncio.IncompleteReadError) as error:
             return f"dropped: {error}", None
@@ -90,7 +98,7 @@ async def main():
 
     prober = asyncio.create_task(probe())
     start = time.perf_counter()
-    results = await asyncio.gather(*(login() for _ in range(args.logins)))
+    results = await asyncio.gather(*(login(index) for index in range(args.logins)))
     flood_seconds = time.perf_counter() - start
     flood_done.set()
     await prober

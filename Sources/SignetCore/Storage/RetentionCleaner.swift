@@ -27,6 +27,13 @@ public struct RetentionCleaner: Service {
         public var revokedTokens = 0
         public var loginFailures = 0
         public var auditEvents = 0
+
+        public init(sessions: Int = 0, revokedTokens: Int = 0, loginFailures: Int = 0, auditEvents: Int = 0) {
+            self.sessions = sessions
+            self.revokedTokens = revokedTokens
+            self.loginFailures = loginFailures
+            self.auditEvents = auditEvents
+        }
     }
 
     public func run() async throws {
@@ -58,7 +65,7 @@ public struct RetentionCleaner: Service {
             WITH gone AS (DELETE FROM sessions WHERE id IN (
                 SELECT id FROM sessions
                 WHERE coalesce(revoked_at, least(expires_at, last_used_at + make_interval(secs => \(idle))))
-                      < now() - make_interval(days => \(Int(endedDays)))
+                      < now() - make_interval(days => \(Int(endedDays))::int)
                 LIMIT \(Self.batch)) RETURNING 1)
             SELECT count(*)::int FROM gone
             """
@@ -90,7 +97,7 @@ public struct RetentionCleaner: Service {
                     """
                     WITH gone AS (
                         DELETE FROM audit_events WHERE id IN (
-                            SELECT id FROM audit_events WHERE at < now() - make_interval(days => \(auditDays))
+                            SELECT id FROM audit_events WHERE at < now() - make_interval(days => \(auditDays)::int)
                             ORDER BY id LIMIT \(Self.batch))
                         RETURNING 1)
                     SELECT count(*)::int FROM gone
