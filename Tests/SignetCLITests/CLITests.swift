@@ -58,7 +58,7 @@ struct CLITests {
         }
         guard finished else {
             kill(pid, SIGKILL)
-            throw CommandTimedOut(arguments: arguments)
+            throw CommandTimedOut(arguments: arguments, stderr: errors.current)
         }
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: output.text(), stderr: errors.text())
@@ -66,7 +66,8 @@ struct CLITests {
 
     struct CommandTimedOut: Error, CustomStringConvertible {
         var arguments: [String]
-        var description: String { "signet \(arguments.joined(separator: " ")) did not finish in time" }
+        var stderr: String
+        var description: String { "signet \(arguments.joined(separator: " ")) did not finish in time; it wrote: \(stderr.suffix(2000))" }
     }
 
     static func environment(schema: String) throws -> [String: String] {
@@ -234,6 +235,25 @@ struct CLITests {
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 #expect(object?["level"] is String && object?["message"] is String && object?["label"] as? String == "signet", "\(line)")
             }
+        }
+    }
+
+    @Test func anotherMasterKeyIsRefusedBeforeAnyWriteAndServeDoesNotStart() async throws {
+        _ = try TestDatabase.url
+        try await TestDatabase.withSchema { schema in
+            let env = try Self.environment(schema: schema)
+            #expect(try await Self.run(["migrate"], environment: env).status == 0)
+            #expect(try await Self.run(["clients", "create", "first", "--grant", "client_credentials"], environment: env).status == 0)
+            var other = env
+            other["SIGNET_MASTER_KEY"] = Data(repeating: 7, count: 32).base64EncodedString()
+            let refused = try await Self.run(["clients", "create", "second", "--grant", "client_credentials"], environment: other)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("the master key is not the one this database was set up with"), "\(refused.stderr)")
+            other.merge(["SIGNET_PUBLIC_HOST": "127.0.0.1", "SIGNET_PUBLIC_PORT": "0", "SIGNET_ADMIN_PORT": "0"]) { $1 }
+            let serve = try await Self.run(["serve"], environment: other, timeout: .seconds(30))
+            #expect(serve.status != 0, "a node with another master key does not serve")
+            #expect(serve.stderr.contains("master key"), "\(serve.stderr)")
+            #expect(try await Self.run(["clients", "create", "third", "--grant", "client_credentials"], environment: env).status == 0)
         }
     }
 

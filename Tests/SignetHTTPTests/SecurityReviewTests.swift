@@ -75,16 +75,10 @@ struct SecurityReviewTests {
             let secret = try await t.client("web")
             try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
                 // One guess at each of 40 accounts, all at once: only the bucket stands in the way.
-                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                    for index in 0..<40 {
-                        group.addTask {
-                            try await client.token(
-                                [("grant_type", "password"), ("username", "user-\(index)"), ("password", "a wrong guess")],
-                                basic: ("web", secret)
-                            ).status
-                        }
-                    }
-                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                let statuses = try await concurrently(40) { index in
+                    try await client.token(
+                        [("grant_type", "password"), ("username", "user-\(index)"), ("password", "a wrong guess")], basic: ("web", secret)
+                    ).status
                 }
                 #expect(statuses.filter { $0 == .badRequest }.count == 10, "the default burst of failed logins")
                 #expect(statuses.filter { $0 == .tooManyRequests }.count == 30)
@@ -101,15 +95,10 @@ struct SecurityReviewTests {
             try await t.user("victim")
             let secret = try await t.client("web")
             try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
-                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                    for index in 0..<40 {
-                        group.addTask {
-                            try await client.token(
-                                [("grant_type", "password"), ("username", "victim"), ("password", "guess \(index)")], basic: ("web", secret)
-                            ).status
-                        }
-                    }
-                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                let statuses = try await concurrently(40) { index in
+                    try await client.token(
+                        [("grant_type", "password"), ("username", "victim"), ("password", "guess \(index)")], basic: ("web", secret)
+                    ).status
                 }
                 #expect(statuses.allSatisfy { $0 == .badRequest || $0 == .serviceUnavailable }, "\(statuses)")
                 let wrong: [Int] = try await t.database.column(
@@ -141,11 +130,8 @@ struct SecurityReviewTests {
             try await t.user("busy")
             let secret = try await t.client("web")
             try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
-                let logins = try await withThrowingTaskGroup(of: TokenBody?.self) { group in
-                    for _ in 0..<8 {
-                        group.addTask { try await client.attemptLogin("busy", password: "correct horse battery", client: "web", secret: secret) }
-                    }
-                    return try await group.reduce(into: [TokenBody?]()) { $0.append($1) }
+                let logins = try await concurrently(8) { _ in
+                    try await client.attemptLogin("busy", password: "correct horse battery", client: "web", secret: secret)
                 }
                 #expect(logins.allSatisfy { $0 != nil }, "attempts on one account run one at a time, so none is locked out by the others")
             }
@@ -470,5 +456,13 @@ struct ClientAddressTests {
             let sources: [String] = try await t.database.column("SELECT source FROM login_failures")
             #expect(sources == [recorded])
         }
+    }
+}
+
+/// Runs `body` `count` times at once and collects the results (in completion order).
+func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        for index in 0..<count { group.addTask { try await body(index) } }
+        return try await group.reduce(into: [T]()) { $0.append($1) }
     }
 }

@@ -32,6 +32,8 @@ public final class KeyRing: Service, Sendable {
     private let logger: Logger
     private let metrics: SignetMetrics
     private let state = Mutex<KeySet?>(nil)
+    /// Whether the master key has been checked against the database (see ``verifyMasterKey()``).
+    private let masterKeyVerified = Mutex(false)
 
     public init(store: KeyStore, audit: AuditLog, masterKey: MasterKey, settings: Settings, logger: Logger, metrics: SignetMetrics = .none) {
         self.metrics = metrics
@@ -64,6 +66,7 @@ public final class KeyRing: Service, Sendable {
     /// up with. The first run on a database records the key's check value, after making sure the
     /// key opens the keys already there (a database from before check values existed).
     public func verifyMasterKey() async throws {
+        if masterKeyVerified.withLock({ $0 }) { return }
         let candidate = masterKey.checkValue
         let existing = try await store.published()
         if let first = existing.first {
@@ -74,11 +77,14 @@ public final class KeyRing: Service, Sendable {
             }
         }
         guard try await store.masterKeyCheck(storingIfAbsent: candidate) == candidate else { throw MasterKeyError.mismatch }
+        masterKeyVerified.withLock { $0 = true }
     }
 
     /// Re-reads the published keys, creating the current and next key if there are none.
     @discardableResult
     public func reload() async throws -> KeySet {
+        // Nothing is created or loaded with a master key the database was not set up with.
+        try await verifyMasterKey()
         if try await store.ensureCurrentAndNext(make: makeKey) {
             logger.notice("created signing keys", metadata: ["alg": "\(settings.keys.algorithm.rawValue)"])
         }
