@@ -227,6 +227,51 @@ struct SecurityReviewTests {
         }
     }
 
+    @Test func aUserDisabledDirectlyInTheDatabaseCanNeitherRefreshNorUseAnAccessToken() async throws {
+        try await TestServices.with { t in
+            try await t.user("dina")
+            let secret = try await t.client("web")
+            let login = try await t.login("dina", client: "web")
+            try await t.database.client.query("UPDATE users SET disabled = true", logger: t.database.logger)
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                let refresh = try await client.refresh(login.refreshToken!, client: "web", secret: secret)
+                let introspection = try await client.introspect(login.accessToken, basic: ("web", secret))
+                #expect(refresh.status == .badRequest)
+                #expect(introspection["active"] as? Bool == false)
+            }
+        }
+    }
+
+    @Test func aPasswordTypedIntoTheUsernameBoxIsNotKeptInTheAuditTrail() async throws {
+        try await TestServices.with { t in
+            try await t.user("known")
+            let secret = try await t.client("web")
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                _ = try await client.attemptLogin("my secret passphrase", password: "whatever else", client: "web", secret: secret)
+                _ = try await client.attemptLogin("known", password: "a wrong password", client: "web", secret: secret)
+            }
+            let kept: [String] = try await t.database.column("SELECT detail::text FROM audit_events WHERE type = 'login_failed' ORDER BY id")
+            #expect(kept.count == 2)
+            #expect(!kept[0].contains("passphrase"), "\(kept[0])")
+            #expect(kept[1].contains("\"username\": \"known\""), "a known account is named")
+        }
+    }
+
+    @Test func userinfoAndTheAdminAPIHaveAPerAddressLimit() async throws {
+        try await TestServices.with(overrides: ["rate_limit.burst": 2, "rate_limit.requests_per_second": 1]) { t in
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<6 { statuses.append(try await client.execute(uri: "/userinfo", method: .get).status) }
+                #expect(statuses.contains(.tooManyRequests), "\(statuses)")
+            }
+            try await Application(router: try buildAdminRouter(t.services)).test(.router) { client in
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<6 { statuses.append(try await client.admin(.get, "/admin/audit", token: nil).status) }
+                #expect(statuses.contains(.tooManyRequests), "\(statuses)")
+            }
+        }
+    }
+
     // MARK: 7. Usernames
 
     @Test(arguments: ["admin\u{200B}", "ad\u{00AD}min", "admin\u{2060}", "\u{202E}nimda", "admin ", " admin", "adm\u{E000}in", "ad\u{0378}min"])
