@@ -15,7 +15,7 @@ struct Clients: AsyncParsableCommand {
         var `public` = false
         @Option(help: "Authentication of a confidential client: client_secret_basic (default) or client_secret_post.")
         var authMethod: String = ClientAuthMethod.clientSecretBasic.rawValue
-        @Option(name: .customLong("grant"), help: "An allowed grant (repeatable): password, refresh_token, client_credentials.")
+        @Option(name: .customLong("grant"), help: ArgumentHelp("An allowed grant (repeatable): \(GrantType.names)."))
         var grants: [String] = []
         @Option(name: .customLong("scope"), help: "An allowed scope (repeatable; default: openid, profile).")
         var scopes: [String] = []
@@ -25,7 +25,7 @@ struct Clients: AsyncParsableCommand {
         func validate() throws {
             guard !grants.isEmpty else { throw ValidationError("name at least one --grant") }
             for grant in grants where GrantType(rawValue: grant) == nil {
-                throw ValidationError("unknown grant \(grant); use password, refresh_token or client_credentials")
+                throw ValidationError("unknown grant \(grant); use one of \(GrantType.names)")
             }
             guard let method = ClientAuthMethod(rawValue: authMethod), method != .none else {
                 throw ValidationError("--auth-method must be client_secret_basic or client_secret_post (use --public for none)")
@@ -49,37 +49,6 @@ struct Clients: AsyncParsableCommand {
             print("token_endpoint_auth_method: \(client.authMethod.rawValue)")
             print("grant_types: \(client.grantTypes.map(\.rawValue).joined(separator: " "))")
             print("scope: \(client.scopes.joined(separator: " "))")
-        }
-    }
-}
-
-struct Keys: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Manage signing keys.", subcommands: [Rotate.self])
-
-    struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Make the next key current, retire the current one (published until its tokens expire), create a new next key.")
-
-        @OptionGroup var options: GlobalOptions
-        @Flag(help: "Rotate even if the next key was published less than one JWKS cache lifetime ago.")
-        var force = false
-
-        func run() async throws {
-            let force = self.force
-            let result = try await TokenServices.withStarted(options) { services in
-                _ = try await services.keys.keySet()
-                return try await services.keys.rotate(force: force, origin: .commandLine)
-            }
-            switch result {
-            case .rotated(let current, let next):
-                print("current: \(current)")
-                print("next: \(next)")
-            case .alreadyRotated(let current):
-                print("current: \(current) (another rotation happened first)")
-            case .nextTooNew(let seconds):
-                throw CommandFailure(description: "the next key was published \(seconds)s ago, less than keys.jwks_max_age_seconds; gateways may not have it yet (use --force to rotate anyway)")
-            }
         }
     }
 }

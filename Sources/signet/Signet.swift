@@ -38,44 +38,6 @@ struct Signet: AsyncParsableCommand {
     }
 }
 
-/// Options every subcommand takes.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "JSON settings file (default: Config/signet.json if present, or $SIGNET_CONFIG_FILE).")
-    var config: String?
-
-    /// Reads the settings and installs the configured log output; call once per process.
-    func settings() async throws -> (Settings, ConfigReader) {
-        let reader = try await Settings.reader(configFile: config)
-        let settings = try Settings(reader: reader)
-        SignetLogging.bootstrap(format: settings.logFormat)
-        return (settings, reader)
-    }
-}
-
-/// A failure reported as one line on stderr with a non-zero exit status.
-struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
-
-    init(description: String) {
-        self.description = description
-    }
-
-    init(_ error: any Error) {
-        switch error {
-        case let failure as CommandFailure: self = failure
-        case let error as SignetCore.ValidationError: description = "invalid \(error.field): \(error.reason)"
-        case UserStoreError.usernameTaken: description = "a user with that username already exists"
-        case UserStoreError.notFound: description = "no such user"
-        case ClientStoreError.clientIDTaken: description = "a client with that client_id already exists"
-        case PasswordHasherError.overloaded: description = "password hashing is overloaded; try again"
-        case let error as MasterKeyError: description = error.description
-        default:
-            let text = Database.describe(error) ?? String(describing: error)
-            description = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
-        }
-    }
-}
-
 extension SignetEnvironment {
     /// Runs `body` against a started environment (database pool running, hashing pool up), then
     /// stops it. Fails fast, naming the URL, when the database cannot be reached.
@@ -90,14 +52,7 @@ extension SignetEnvironment {
         let environment = try SignetEnvironment(settings: settings, logger: logger)
         let result: Result<T, any Error>
         do {
-            result = .success(try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    await environment.database.client.run()
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await body(environment)
-            })
+            result = .success(try await environment.database.whileRunning { try await body(environment) })
         } catch {
             result = .failure(error)
         }

@@ -37,7 +37,7 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             let limit = self.limit
-            let users = try await SignetEnvironment.withStarted(options) { try await $0.users.store.list(limit: limit) }
+            let users = try await SignetEnvironment.withStarted(options) { try await $0.users.list(limit: limit) }
             print(["ID", "USERNAME", "EMAIL", "ROLES", "DISABLED"].joined(separator: "\t"))
             for user in users {
                 print([user.id.uuidString.lowercased(), user.username, user.email ?? "-",

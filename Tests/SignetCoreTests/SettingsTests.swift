@@ -96,4 +96,21 @@ struct SettingsTests {
         #expect(url.description == "postgres://signet:***@db:5433/signet")
         #expect(url.tlsMode == .require)
     }
+
+    /// The README's configuration table is the third copy of the defaults: every setting appears in
+    /// it, on a row that also shows its default.
+    @Test func theReadmeDocumentsEverySettingWithItsDefault() throws {
+        let readme = try String(contentsOfFile: TestDatabase.packageRoot + "/README.md", encoding: .utf8)
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }
+        for (key, value) in Settings.defaults {
+            let text: String = switch value.content {
+            case .string(let string): string
+            case .int(let int): String(int)
+            default: "\(value)"
+            }
+            let row = rows.first { $0.contains("`\(key)`") }
+            #expect(row != nil, "README lacks \(key)")
+            #expect(row?.contains("`\(text)`") == true, "README's row for \(key) lacks its default \(text)")
+        }
+    }
 }

@@ -56,12 +56,7 @@ public enum TestDatabase {
         let url = try self.url
         return try await withSchema { schema in
             let database = Database(url: url, poolSize: poolSize, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    await database.client.run()
-                    return nil
-                }
-                defer { group.cancelAll() }
+            return try await database.whileRunning {
                 if migrated {
                     _ = try await Migrator(database: database).migrate(try Migration.load(from: migrationsDirectory))
                 }
@@ -154,12 +149,7 @@ public struct TestServices: Sendable {
             let services = try TokenServices(environment: environment)
             let result: Result<T, any Error>
             do {
-                result = .success(try await withThrowingTaskGroup(of: T?.self) { group in
-                    group.addTask {
-                        await database.client.run()
-                        return nil
-                    }
-                    defer { group.cancelAll() }
+                result = .success(try await database.whileRunning {
                     _ = try await Migrator(database: database).migrate(try Migration.load(from: TestDatabase.migrationsDirectory))
                     return try await body(TestServices(services: services, reader: reader))
                 })

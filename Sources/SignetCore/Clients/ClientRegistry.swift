@@ -1,0 +1,162 @@
+import Crypto
+import Foundation
+import Logging
+
+/// Registers applications and authenticates them. Secrets are 256-bit random strings, stored only
+/// as an HMAC-SHA-256 under a key derived from the master key, and shown once at creation.
+public struct ClientRegistry: Sendable {
+    public let store: ClientStore
+    private let secretKey: SymmetricKey
+    private let audit: AuditLog
+    /// Client records (and unknown ids) by id, dropped on any change to `clients` on any node.
+    private let cache = InvalidatedCache<String, CachedClient>(capacity: 10_000)
+
+    private struct CachedClient: Sendable {
+        var client: Client?
+        var secretHash: String?
+    }
+
+    public init(store: ClientStore, masterKey: MasterKey, audit: AuditLog, changes: ChangeHub) {
+        self.store = store
+        self.secretKey = masterKey.derive("client-secret/v1")
+        self.audit = audit
+        changes.subscribe { [cache] table in
+            if table == .clients { cache.invalidate() }
+        }
+    }
+
+    /// A registration request, as received (RFC 7591 metadata names in the HTTP API).
+    public struct Registration: Sendable {
+        public var clientID: String?
+        public var clientName: String?
+        public var authMethod: ClientAuthMethod
+        public var grantTypes: [GrantType]
+        public var scopes: [String]
+        public var audience: String?
+        public var accessTokenLifetime: Int?
+        public var refreshTokenLifetime: Int?
+
+        public init(
+            clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
+            grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
+            accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil
+        ) {
+            self.clientID = clientID
+            self.clientName = clientName
+            self.authMethod = authMethod
+            self.grantTypes = grantTypes
+            self.scopes = scopes
+            self.audience = audience
+            self.accessTokenLifetime = accessTokenLifetime
+            self.refreshTokenLifetime = refreshTokenLifetime
+        }
+    }
+
+    /// Validates and stores a client; returns it with its secret (confidential clients only).
+    public func register(_ request: Registration, lifetimes: Settings.Lifetimes, actor: AuditEvent? = nil) async throws -> (client: Client, secret: String?) {
+        let clientID = request.clientID ?? Self.randomToken(bytes: 16)
+        guard clientID.range(of: "^[A-Za-z0-9._~-]{1,128}$", options: .regularExpression) != nil else {
+            throw ValidationError(field: "client_id", reason: "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
+        }
+        // A client's own tokens carry its id as `sub`; one shaped like a user id could pass for a user.
+        guard UUID(uuidString: clientID) == nil else {
+            throw ValidationError(field: "client_id", reason: "must not be a UUID (user ids are UUIDs)")
+        }
+        if let name = request.clientName, name.isEmpty || name.utf8.count > 256 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError(field: "client_name", reason: "must be 1-256 bytes without control characters")
+        }
+        guard !request.grantTypes.isEmpty else {
+            throw ValidationError(field: "grant_types", reason: "must name at least one of \(GrantType.names)")
+        }
+        if request.authMethod == .none && request.grantTypes.contains(.clientCredentials) {
+            throw ValidationError(field: "grant_types", reason: "client_credentials needs a confidential client")
+        }
+        for scope in request.scopes where !Scope.isValidToken(scope) {
+            throw ValidationError(field: "scope", reason: "\"\(scope)\" is not a valid scope token")
+        }
+        if let audience = request.audience,
+           audience.isEmpty || audience.utf8.count > 256
+            || audience.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        {
+            throw ValidationError(field: "audience", reason: "must be 1-256 bytes without spaces or control characters")
+        }
+        if let seconds = request.accessTokenLifetime, !(10...lifetimes.accessTokenSeconds).contains(seconds) {
+            throw ValidationError(field: "access_token_lifetime", reason: "must be 10...\(lifetimes.accessTokenSeconds) seconds")
+        }
+        if let seconds = request.refreshTokenLifetime, !(60...lifetimes.refreshAbsoluteSeconds).contains(seconds) {
+            throw ValidationError(field: "refresh_token_lifetime", reason: "must be 60...\(lifetimes.refreshAbsoluteSeconds) seconds")
+        }
+        let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
+        let client = try await store.create(
+            Client(
+                clientID: clientID, clientName: request.clientName, authMethod: request.authMethod,
+                grantTypes: Array(Set(request.grantTypes)).sorted { $0.rawValue < $1.rawValue },
+                scopes: Scope.unique(request.scopes), audience: request.audience,
+                accessTokenLifetime: request.accessTokenLifetime, refreshTokenLifetime: request.refreshTokenLifetime,
+                createdAt: Date()),
+            secretHash: secret.map(hash))
+        var event = actor ?? AuditEvent("client_created")
+        event.type = "client_created"
+        event.clientID = client.clientID
+        try await audit.record(event)
+        return (client, secret)
+    }
+
+    /// The registered client with this id, if any.
+    public func find(clientID: String) async throws -> Client? {
+        try await store.find(clientID: clientID)?.client
+    }
+
+    /// Removes a client, and with it its sessions and every token it holds; records
+    /// `client_deleted` with `origin`. Whether it existed.
+    public func delete(clientID: String, origin: RequestOrigin) async throws -> Bool {
+        guard try await store.delete(clientID: clientID) else { return false }
+        try await audit.record(origin.event("client_deleted", clientID: clientID))
+        return true
+    }
+
+    /// The client these credentials prove, or ``OAuthError/invalidClient``.
+    ///
+    /// A confidential client must present its secret the way it registered
+    /// (`token_endpoint_auth_method`: Basic or body); a public client must not present one.
+    public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
+        guard let (client, storedHash) = try await find(credentials.clientID) else {
+            throw OAuthError.invalidClient
+        }
+        switch credentials {
+        case .basic(_, let secret), .post(_, let secret):
+            let method: ClientAuthMethod = if case .basic = credentials { .clientSecretBasic } else { .clientSecretPost }
+            guard let storedHash, constantTimeEqual(Array(hash(secret).utf8), Array(storedHash.utf8)), client.authMethod == method else {
+                throw OAuthError.invalidClient
+            }
+        case .none:
+            guard !client.isConfidential else { throw OAuthError.invalidClient }
+        }
+        return client
+    }
+
+    /// The client from the cache, or from the database (and then cached).
+    private func find(_ clientID: String) async throws -> (client: Client, secretHash: String?)? {
+        if let cached = cache[clientID] {
+            return cached.client.map { ($0, cached.secretHash) }
+        }
+        let generation = cache.generation
+        let found = try await store.find(clientID: clientID)
+        cache.store(CachedClient(client: found?.client, secretHash: found?.secretHash), for: clientID, ifStill: generation)
+        return found
+    }
+
+    private func hash(_ secret: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(secret.utf8), using: secretKey)).base64URLEncodedString()
+    }
+
+    /// `count` random bytes (a multiple of 8) from the system generator, base64url.
+    static func randomToken(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = Data(capacity: count)
+        for _ in 0..<(count + 7) / 8 {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return bytes.prefix(count).base64URLEncodedString()
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The `signing_keys` table and its lifecycle next → current → retired → dropped.
+///
+/// Changes run in transactions holding one advisory lock, so nodes bootstrapping or rotating at
+/// the same moment serialize and only one of them acts.
+public struct KeyStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    public init(database: Database) {
+        self.database = database
+        logger = database.logger
+    }
+
+    /// Every key still published: next, current, and retired keys whose tokens may not have expired.
+    public func published() async throws -> [StoredSigningKey] {
+        let rows = try await database.query(
+            """
+            SELECT kid, alg, state, private_key_sealed, created_at, activated_at, publish_until
+            FROM signing_keys WHERE state <> 'retired' OR publish_until > now()
+            ORDER BY created_at
+            """, logger: logger)
+        var keys: [StoredSigningKey] = []
+        for try await (kid, alg, state, sealed, created, activated, until) in rows.decode(
+            (String, String, String, ByteBuffer, Date, Date?, Date?).self)
+        {
+            guard let algorithm = SigningAlgorithm(rawValue: alg), let state = StoredSigningKey.State(rawValue: state) else {
+                continue
+            }
+            keys.append(StoredSigningKey(
+                kid: kid, algorithm: algorithm, state: state, sealedPrivateKey: Data(buffer: sealed), createdAt: created,
+                activatedAt: activated, publishUntil: until))
+        }
+        return keys
+    }
+
+    /// Makes sure a current and a next key exist, creating them with `make` when missing.
+    /// Returns whether it created any.
+    @discardableResult
+    public func ensureCurrentAndNext(make: () throws -> NewSigningKey) async throws -> Bool {
+        try await database.withTransaction(logger: logger) { connection in
+            try await Self.lock(connection, logger: logger)
+            var states: Set<String> = []
+            for try await state in try await connection.query(
+                "SELECT state FROM signing_keys WHERE state IN ('current', 'next')", logger: logger
+            ).decode(String.self) {
+                states.insert(state)
+            }
+            if !states.contains("current") {
+                if states.contains("next") {
+                    try await connection.query(
+                        "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next'", logger: logger)
+                } else {
+                    try await Self.insert(try make(), state: "current", on: connection, logger: logger)
+                }
+            }
+            if !states.contains("next") || !states.contains("current") {
+                try await Self.insert(try make(), state: "next", on: connection, logger: logger)
+                return true
+            }
+            return false
+        }
+    }
+
+    /// The outcome of a rotation request.
+    public enum RotationResult: Sendable, Equatable {
+        case rotated(current: String, next: String)
+        /// Another node rotated first: the current key is no longer `expectedCurrent`.
+        case alreadyRotated(current: String)
+        /// The next key was published too recently for JWKS caches to know it yet.
+        case nextTooNew(publishedSeconds: Int)
+    }
+
+    /// Retires the current key (published `retiredPublishSeconds` longer), promotes the next one,
+    /// stores `newNext`, and drops retired keys whose tokens have all expired.
+    ///
+    /// - Parameters:
+    ///   - expectedCurrent: rotate only if this is still the current kid (automatic rotation).
+    ///   - minimumNextAge: refuse when the next key is younger than this (caches would miss it).
+    public func rotate(
+        expectedCurrent: String? = nil,
+        minimumNextAge: Int,
+        retiredPublishSeconds: Int,
+        newNext: NewSigningKey
+    ) async throws -> RotationResult {
+        try await database.withTransaction(logger: logger) { connection in
+            try await Self.lock(connection, logger: logger)
+            var current: String?, nextAge = 0
+            for try await (kid, state, age) in try await connection.query(
+                """
+                SELECT kid, state, extract(epoch FROM now() - created_at)::int FROM signing_keys
+                WHERE state IN ('current', 'next')
+                """, logger: logger
+            ).decode((String, String, Int).self) {
+                if state == "current" { current = kid } else { nextAge = age }
+            }
+            if let expectedCurrent, let current, current != expectedCurrent {
+                return .alreadyRotated(current: current)
+            }
+            if nextAge < minimumNextAge {
+                return .nextTooNew(publishedSeconds: nextAge)
+            }
+            try await connection.query(
+                """
+                UPDATE signing_keys SET state = 'retired', retired_at = now(),
+                    publish_until = now() + make_interval(secs => \(retiredPublishSeconds))
+                WHERE state = 'current'
+                """, logger: logger)
+            var promoted: String?
+            for try await kid in try await connection.query(
+                "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next' RETURNING kid",
+                logger: logger
+            ).decode(String.self) {
+                promoted = kid
+            }
+            try await Self.insert(newNext, state: promoted == nil ? "current" : "next", on: connection, logger: logger)
+            try await connection.query(
+                "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= now()", logger: logger)
+            return .rotated(current: promoted ?? newNext.kid, next: newNext.kid)
+        }
+    }
+
+    /// When the current key started signing, for the automatic rotation schedule.
+    public func currentActivation() async throws -> (kid: String, activatedAt: Date)? {
+        let rows = try await database.query(
+            "SELECT kid, coalesce(activated_at, created_at) FROM signing_keys WHERE state = 'current'", logger: logger)
+        for try await (kid, at) in rows.decode((String, Date).self) { return (kid, at) }
+        return nil
+    }
+
+    /// The stored check value of the master key, storing `candidate` first if there is none yet.
+    public func masterKeyCheck(storingIfAbsent candidate: Data) async throws -> Data {
+        let rows = try await database.query(
+            """
+            WITH stored AS (
+                INSERT INTO master_key_check (check_value) VALUES (\(candidate)) ON CONFLICT (singleton) DO NOTHING
+                RETURNING check_value
+            )
+            SELECT check_value FROM stored UNION ALL SELECT check_value FROM master_key_check
+            """, logger: logger)
+        for try await value in rows.decode(Data.self) { return value }
+        // Another node stored one after this statement's snapshot was taken: read it.
+        let again = try await database.query("SELECT check_value FROM master_key_check", logger: logger)
+        for try await value in again.decode(Data.self) { return value }
+        throw MasterKeyError.mismatch
+    }
+
+    private static func lock(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext('signet.signing_keys.' || current_schema()))", logger: logger)
+    }
+
+    private static func insert(
+        _ key: NewSigningKey, state: String,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO signing_keys (kid, alg, state, private_key_sealed, public_jwk, activated_at)
+            VALUES (\(key.kid), \(key.algorithm.rawValue), \(state), \(ByteBuffer(data: key.sealed)), \(key.publicJWK)::jsonb,
+                    CASE WHEN \(state) = 'current' THEN now() END)
+            """, logger: logger)
+    }
+}

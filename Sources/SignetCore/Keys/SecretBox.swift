@@ -1,0 +1,23 @@
+import Crypto
+import Foundation
+
+/// Seals private signing keys with AES-256-GCM under a key derived from the master key. The
+/// associated data binds each ciphertext to its key id, so sealed keys cannot be swapped between rows.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+
+    public init(masterKey: MasterKey) {
+        key = masterKey.derive("signing-key-seal/v1")
+    }
+
+    public func seal(_ plaintext: Data, context: String) throws -> Data {
+        guard let combined = try AES.GCM.seal(plaintext, using: key, authenticating: Data(context.utf8)).combined else {
+            throw CryptoKitError.incorrectParameterSize
+        }
+        return combined
+    }
+
+    public func open(_ sealed: Data, context: String) throws -> Data {
+        try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: Data(context.utf8))
+    }
+}

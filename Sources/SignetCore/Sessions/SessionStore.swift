@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The `sessions` table: one row per login, which is one refresh-token family.
+public struct SessionStore: Sendable {
+    let database: Database
+    let logger: Logger
+
+    public init(database: Database) {
+        self.database = database
+        logger = database.logger
+    }
+
+    /// The one definition of "nothing has ended this session": not revoked, its user enabled and
+    /// still in the token generation the session was created under (a password change, disabling
+    /// or user-wide revocation moves it on). `s` is the session, `u` its user. Access tokens of
+    /// the session are live while this holds.
+    static let notEnded = "s.revoked_at IS NULL AND NOT u.disabled AND s.user_generation = u.token_generation"
+
+    /// ``notEnded`` and within both lifetimes: the session's refresh token can be used.
+    static func refreshable(idleSeconds: Int) -> String {
+        "\(notEnded) AND s.expires_at > now() AND s.last_used_at > now() - make_interval(secs => \(idleSeconds))"
+    }
+
+    /// The outcome of presenting refresh token (session, counter).
+    public enum Rotation: Sendable, Equatable {
+        /// The counter advanced; hand out the token with `grant.counter`.
+        case rotated(SessionGrant)
+        /// The immediate parent came back within the grace window: hand out the same successor again.
+        case graceReplay(SessionGrant)
+        /// An already-spent token: the whole session has just been revoked.
+        case reused(userID: UUID, clientID: String)
+        /// Unknown, foreign, expired, idle, revoked, or its user is disabled or cut off.
+        case invalid(String)
+    }
+
+    /// Rotates a refresh token. The common case is a single statement: advance the counter from
+    /// the presented value if the session and its user are live, and audit it. Only when that
+    /// matches nothing does a second look decide between grace replay, reuse and plain refusal.
+    public func rotate(
+        sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
+        origin: RequestOrigin
+    ) async throws -> Rotation {
+        let rows = try await database.query(
+            """
+            WITH rotated AS (
+                UPDATE sessions s
+                SET refresh_counter = s.refresh_counter + 1, last_refreshed_at = now(), last_used_at = now()
+                FROM users u
+                WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
+                  AND u.id = s.user_id AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
+                RETURNING s.user_id, s.scope, s.auth_time, s.refresh_counter, u.roles
+            ), audit AS (
+                \(unescaped: AuditLog.insert)
+                SELECT 'token_refreshed', user_id, \(clientID), \(sessionID), \(origin.remoteAddress), '{}'::jsonb FROM rotated
+            )
+            SELECT user_id, scope, auth_time, refresh_counter, roles FROM rotated
+            """, logger: logger)
+        for try await (userID, scope, authTime, counter, roles) in rows.decode((UUID, String, Date, Int64, [String]).self) {
+            return .rotated(SessionGrant(
+                sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime, roles: roles,
+                counter: counter))
+        }
+        return try await diagnose(
+            sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleLifetime: idleLifetime,
+            graceSeconds: graceSeconds, origin: origin)
+    }
+
+    private func diagnose(
+        sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
+        origin: RequestOrigin
+    ) async throws -> Rotation {
+        let rows = try await database.query(
+            """
+            SELECT s.user_id, s.client_id, s.scope, s.auth_time, s.refresh_counter, u.roles,
+                   \(unescaped: Self.refreshable(idleSeconds: idleLifetime)),
+                   coalesce(s.last_refreshed_at > now() - make_interval(secs => \(graceSeconds)), false)
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = \(sessionID)
+            """, logger: logger)
+        for try await (userID, owner, scope, authTime, stored, roles, live, inGrace) in rows.decode(
+            (UUID, String, String, Date, Int64, [String], Bool, Bool).self)
+        {
+            guard owner == clientID else { return .invalid("refresh token was issued to another client") }
+            guard live else { return .invalid("session has ended") }
+            if presentedCounter > stored { return .invalid("refresh token is not valid") }
+            if presentedCounter == stored { return .invalid("refresh token could not be rotated; retry") }
+            if presentedCounter == stored - 1 && graceSeconds > 0 && inGrace {
+                try await AuditLog(database: database).record(AuditEvent(
+                    "token_refreshed", userID: userID, clientID: clientID, sessionID: sessionID,
+                    remoteAddress: origin.remoteAddress, detail: ["grace_replay": "true"]))
+                return .graceReplay(SessionGrant(
+                    sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime,
+                    roles: roles, counter: stored))
+            }
+            try await revoke(sessionID: sessionID, reason: "refresh_token_reused", event: AuditEvent(
+                "refresh_token_reused", userID: userID, clientID: clientID, sessionID: sessionID,
+                remoteAddress: origin.remoteAddress,
+                detail: ["presented_counter": "\(presentedCounter)", "current_counter": "\(stored)"]))
+            return .reused(userID: userID, clientID: clientID)
+        }
+        return .invalid("refresh token is not valid")
+    }
+
+    /// Ends a session (if it is still live) and records `event` in the same statement.
+    /// Whether this call ended it.
+    @discardableResult
+    public func revoke(sessionID: UUID, reason: String, event: AuditEvent) async throws -> Bool {
+        try await database.changed(
+            .sessions,
+            by:
+            """
+            WITH revoked AS (
+                UPDATE sessions SET revoked_at = now(), revoked_reason = \(reason)
+                WHERE id = \(sessionID) AND revoked_at IS NULL
+                RETURNING id
+            ), audit AS (
+                \(unescaped: AuditLog.insert)
+                SELECT \(event.type), \(event.userID), \(event.clientID), id, \(event.remoteAddress), \(event.detailJSON)::jsonb
+                FROM revoked
+            )
+            SELECT id FROM revoked
+            """, logger: logger)
+    }
+
+    /// The user's sessions that can still be refreshed, newest first.
+    public func live(userID: UUID, idleLifetime: Int) async throws -> [SessionSummary] {
+        let rows = try await database.query(
+            """
+            SELECT s.id, s.client_id, s.scope, s.created_at, s.last_used_at, s.expires_at
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.user_id = \(userID) AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
+            ORDER BY s.created_at DESC
+            """, logger: logger)
+        var sessions: [SessionSummary] = []
+        for try await (id, clientID, scope, created, used, expires) in rows.decode((UUID, String, String, Date, Date, Date).self) {
+            sessions.append(SessionSummary(id: id, clientID: clientID, scope: scope, createdAt: created, lastUsedAt: used, expiresAt: expires))
+        }
+        return sessions
+    }
+}
+
+extension SessionStore {
+    /// A session as seen through its current refresh token.
+    public struct Current: Sendable, Equatable {
+        public var userID: UUID
+        public var clientID: String
+        public var scope: String
+        public var createdAt: Date
+        public var expiresAt: Date
+        public var authTime: Date
+    }
+
+    /// The session if it is live and `counter` is its current (unspent) refresh token.
+    public func current(sessionID: UUID, counter: Int64, idleLifetime: Int) async throws -> Current? {
+        let rows = try await database.query(
+            """
+            SELECT s.user_id, s.client_id, s.scope, s.created_at, s.expires_at, s.auth_time
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = \(sessionID) AND s.refresh_counter = \(counter)
+              AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
+            """, logger: logger)
+        for try await (user, client, scope, created, expires, authTime) in rows.decode((UUID, String, String, Date, Date, Date).self) {
+            return Current(userID: user, clientID: client, scope: scope, createdAt: created, expiresAt: expires, authTime: authTime)
+        }
+        return nil
+    }
+
+    /// The owner of a session (live or not), or nil if there is no such session.
+    public func owner(sessionID: UUID) async throws -> (userID: UUID, clientID: String)? {
+        let rows = try await database.query("SELECT user_id, client_id FROM sessions WHERE id = \(sessionID)", logger: logger)
+        for try await (user, client) in rows.decode((UUID, String).self) { return (user, client) }
+        return nil
+    }
+}

@@ -1,0 +1,11 @@
+import Foundation
+import JWTKit
+import Logging
+
+/// What the token endpoint returns on success (RFC 6749 §5.1).
+public struct TokenResponse: Sendable, Equatable {
+    public var accessToken: String
+    public var expiresIn: Int
+    public var refreshToken: String?
+    public var scope: String
+}

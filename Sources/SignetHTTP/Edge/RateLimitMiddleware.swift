@@ -1,0 +1,22 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SignetCore
+import Synchronization
+
+/// Per-address request limit: over it → 429 + `Retry-After` in the `{"error","error_description"}`
+/// shape every listener shares, answered before any other work.
+struct RateLimitMiddleware: RouterMiddleware {
+    let buckets: TokenBuckets
+
+    func handle(
+        _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
+    ) async throws -> Response {
+        if let wait = buckets.take(context.limitKey) {
+            return OAuthErrorMiddleware<SignetRequestContext>.response(
+                for: OAuthError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
+        }
+        return try await next(request, context)
+    }
+}

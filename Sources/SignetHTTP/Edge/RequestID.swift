@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SignetCore
+import Synchronization
+
+/// The id of the request being served, for every log line written while serving it.
+public enum RequestID {
+    @TaskLocal public static var current: String?
+
+    /// Adds `request_id` to the metadata of every logger (install with `LoggingSystem.bootstrap`).
+    public static let metadataProvider = Logger.MetadataProvider {
+        current.map { ["request_id": .string($0)] } ?? [:]
+    }
+
+    /// An incoming `X-Request-Id` if it is a plausible id, otherwise a new one: a random prefix
+    /// chosen at start-up and a counter, unique within the process and cheap to make.
+    static func choose(_ incoming: String?) -> String {
+        if let incoming, (1...64).contains(incoming.utf8.count),
+           incoming.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E })
+        {
+            return incoming
+        }
+        let next = counter.add(1, ordering: .relaxed).newValue
+        return prefix + String(next, radix: 16).leftPadded(to: 12)
+    }
+
+    private static let prefix: String = {
+        var generator = SystemRandomNumberGenerator()
+        let random: UInt64 = generator.next() & 0xFFFF_FFFF_FFFF
+        return String(random, radix: 16).leftPadded(to: 12) + "-"
+    }()
+
+    private static let counter = Atomic<Int>(0)
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// A JSON error response in the contract's shape.
+func errorResponse(_ status: HTTPResponse.Status, _ code: String, _ description: String) -> Response {
+    (try? jsonResponse(ErrorBody(error: code, error_description: description), status: status,
+                       headers: [.cacheControl: "no-store"])) ?? Response(status: status)
+}
+
+extension HTTPField.Name {
+    static let xRequestID = Self("X-Request-Id")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}

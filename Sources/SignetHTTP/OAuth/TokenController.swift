@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import SignetCore
+
+/// `POST /oauth2/token` (RFC 6749 §3.2): dispatches to the unit of each ``GrantType``.
+struct TokenController: Sendable {
+    let services: TokenServices
+    /// Failed password logins per client address; when spent, password logins get 429. A token is
+    /// taken before the password is hashed and given back when the login succeeds, so a burst of
+    /// concurrent guesses is held to the bucket like a sequence of them.
+    let failedLogins: TokenBuckets
+
+    struct Body: Encodable {
+        var access_token: String
+        var token_type = "Bearer"
+        var expires_in: Int
+        var refresh_token: String?
+        var scope: String
+    }
+
+    var endpoints: RouteCollection<SignetRequestContext> {
+        let routes = RouteCollection(context: SignetRequestContext.self)
+        routes.post("oauth2/token", use: token)
+        return routes
+    }
+
+    @Sendable func token(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        let parameters = try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit)
+        let credentials = try parameters.clientCredentials(authorization: request.headers[.authorization])
+        let grantType = try parameters.required("grant_type")
+        guard let grant = GrantType(rawValue: grantType) else {
+            throw OAuthError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
+        }
+        let client = try await services.clients.authenticate(credentials)
+        let scope = parameters["scope"]
+        let result: TokenResponse
+        switch grant {
+        case .password:
+            let username = try parameters.required("username")
+            let password = try parameters.required("password")
+            let source = context.limitKey
+            if let wait = failedLogins.take(source) {
+                throw OAuthError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
+            }
+            do {
+                result = try await services.grants.password(
+                    client: client, username: username, password: password, scope: scope, source: source, origin: context.origin)
+            } catch let error as OAuthError where error == .invalidCredentials {
+                throw error
+            } catch {
+                failedLogins.refund(source)
+                throw error
+            }
+            failedLogins.refund(source)
+        case .refreshToken:
+            result = try await services.grants.refresh(
+                client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)
+        case .clientCredentials:
+            result = try await services.grants.clientCredentials(client: client, scope: scope)
+        }
+        let body = Body(access_token: result.accessToken, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(data: try sortedJSONEncoder.encode(body))))
+    }
+}
