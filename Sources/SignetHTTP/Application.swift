@@ -52,7 +52,8 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
     oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
     router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: BearerErrorMiddleware())
-        .addRoutes(UserinfoController(services: services).endpoints)
+        .add(middleware: BearerAuthenticator(services: services, audience: .any))
+        .addRoutes(UserinfoController().endpoints)
     return router
 }
 
@@ -81,7 +82,10 @@ public func buildAdminRouter(
             capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses)))
         .add(middleware: DeadlineMiddleware(deadline: .seconds(settings.http.requestTimeoutSeconds)))
         .add(middleware: AdminErrorMiddleware())
-        .add(middleware: AdminAuthMiddleware(services: services))
+        // Admin calls need a token meant for the admin API (its own audience, which only clients
+        // registered with it obtain) whose user may use the admin role.
+        .add(middleware: BearerAuthenticator(services: services, audience: .exactly(services.environment.settings.adminAudience)))
+        .add(middleware: RolePolicy(role: "admin"))
         .addRoutes(AdminController(services: services).endpoints)
     return router
 }

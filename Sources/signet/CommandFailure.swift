@@ -16,11 +16,8 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ error: any Error) {
         switch error {
         case let failure as CommandFailure: self = failure
-        case let error as SignetCore.ValidationError: description = "invalid \(error.field): \(error.reason)"
-        case UserStoreError.usernameTaken: description = "a user with that username already exists"
-        case UserStoreError.notFound: description = "no such user"
-        case ClientStoreError.clientIDTaken: description = "a client with that client_id already exists"
-        case PasswordHasherError.overloaded: description = "password hashing is overloaded; try again"
+        case let error as SignetError:
+            description = error.field.map { "invalid \($0): \(error.message)" } ?? error.description
         case let error as MasterKeyError: description = error.description
         default:
             let text = Database.describe(error) ?? String(describing: error)

@@ -32,10 +32,10 @@ struct UserAccountTests {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
             _ = try await users.create(.init(username: "Alice", password: "password-one"))
-            await #expect(throws: UserStoreError.usernameTaken) {
+            await #expect(throws: SignetError.usernameTaken) {
                 try await users.create(.init(username: "ＡＬＩＣＥ", password: "password-two"))
             }
-            await #expect(throws: UserStoreError.usernameTaken) {
+            await #expect(throws: SignetError.usernameTaken) {
                 try await users.create(.init(username: "alice", password: "password-two"))
             }
             let count: [Int] = try await db.column("SELECT count(*)::int FROM users")
@@ -104,7 +104,7 @@ struct UserAccountTests {
             }
             let validAfter: [Date?] = try await db.column("SELECT tokens_valid_after FROM users")
             #expect(validAfter.count == 1 && validAfter[0] != nil)
-            await #expect(throws: UserStoreError.notFound) {
+            await #expect(throws: SignetError.userNotFound) {
                 try await users.setPassword(username: "nobody", password: "some password")
             }
         }
@@ -127,7 +127,7 @@ struct UserAccountTests {
             do {
                 _ = try await users.create(.init(username: username, password: password))
                 Issue.record("expected a validation error for \(field)")
-            } catch let error as ValidationError {
+            } catch let error as SignetError {
                 #expect(error.field == field)
             }
             let count: [Int] = try await db.column("SELECT count(*)::int FROM users")
@@ -138,10 +138,10 @@ struct UserAccountTests {
     @Test func invalidEmailAndRolesAreRejected() async throws {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
-            await #expect(throws: ValidationError(field: "email", reason: "must be an address like name@example.com")) {
+            await #expect(throws: SignetError.invalid(field: "email", reason: "must be an address like name@example.com")) {
                 try await users.create(.init(username: "gina", password: "gina's password", email: "not an email"))
             }
-            await #expect(throws: ValidationError.self) {
+            await #expect(throws: SignetError.self) {
                 try await users.create(.init(username: "gina", password: "gina's password", roles: ["bad role"]))
             }
         }
@@ -194,11 +194,12 @@ struct UserAccountTests {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
             let owner = try await users.create(.init(username: "olga", password: "the right password"))
+            let lockout = Settings.Lockout(threshold: 5, accountThreshold: 20, baseSeconds: 60, maximumSeconds: 900)
             for attacker in ["198.51.100.7", "198.51.100.8", "2001:db8:1:2::/64"] {
-                for _ in 0..<5 { _ = try await users.login("olga", "a wrong password", from: attacker) }
-                #expect(try await users.login("olga", "the right password", from: attacker) == .rejected(.locked))
+                for _ in 0..<5 { _ = try await users.login("olga", "a wrong password", from: attacker, lockout: lockout) }
+                #expect(try await users.login("olga", "the right password", from: attacker, lockout: lockout) == .rejected(.locked))
             }
-            #expect(try await users.login("olga", "the right password", from: "203.0.113.9") == .authenticated(owner))
+            #expect(try await users.login("olga", "the right password", from: "203.0.113.9", lockout: lockout) == .authenticated(owner))
         }
     }
 
@@ -248,7 +249,7 @@ struct UsernameTests {
     }
 
     @Test func lengthIsCountedInBytesAfterNormalization() throws {
-        #expect(throws: ValidationError.self) { try Username(String(repeating: "é", count: 129)) }
+        #expect(throws: SignetError.self) { try Username(String(repeating: "é", count: 129)) }
         #expect(try Username(String(repeating: "é", count: 128)).value.utf8.count == 256)
     }
 }

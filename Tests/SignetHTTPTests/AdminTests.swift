@@ -105,14 +105,14 @@ struct AdminTests {
                 let changed = try await client.admin(.patch, "/admin/users/\(id)", token: admin, json: #"{"password":"grace's new password"}"#)
                 #expect(changed.status == .ok)
                 let web = try #require(try await t.services.clients.store.find(clientID: "web")?.client)
-                await #expect(throws: OAuthError.self, "a password change ends the user's sessions") {
+                await #expect(throws: SignetError.self, "a password change ends the user's sessions") {
                     try await t.services.grants.refresh(client: web, refreshToken: session.refreshToken!, scope: nil, origin: RequestOrigin())
                 }
 
                 let again = try await t.login("grace", password: "grace's new password", client: "web")
                 let disabled = try await client.admin(.patch, "/admin/users/\(id)", token: admin, json: #"{"disabled":true}"#)
                 #expect(disabled.object["disabled"] as? Bool == true)
-                await #expect(throws: OAuthError.self) {
+                await #expect(throws: SignetError.self) {
                     try await t.services.grants.refresh(client: web, refreshToken: again.refreshToken!, scope: nil, origin: RequestOrigin())
                 }
                 _ = try await client.admin(.patch, "/admin/users/\(id)", token: admin, json: #"{"disabled":false}"#)
@@ -121,7 +121,7 @@ struct AdminTests {
                 #expect(try await client.admin(.delete, "/admin/users/\(id)", token: admin).status == .noContent)
                 #expect(try await client.admin(.get, "/admin/users/\(id)", token: admin).status == .notFound)
                 #expect(try await client.admin(.delete, "/admin/users/\(id)", token: admin).status == .notFound)
-                await #expect(throws: OAuthError.self, "a deleted user's refresh fails") {
+                await #expect(throws: SignetError.self, "a deleted user's refresh fails") {
                     try await t.services.grants.refresh(client: web, refreshToken: last.refreshToken!, scope: nil, origin: RequestOrigin())
                 }
                 await #expect(throws: (any Error).self) { try await t.services.verifier.verify(last.accessToken, audience: .any) }
@@ -187,7 +187,7 @@ struct AdminTests {
                 #expect(try await client.admin(.delete, "/admin/clients/shop", token: admin).status == .noContent)
                 #expect(try await client.admin(.get, "/admin/clients/shop", token: admin).status == .notFound)
                 #expect(try await client.admin(.delete, "/admin/clients/shop", token: admin).status == .notFound)
-                await #expect(throws: OAuthError.invalidClient) {
+                await #expect(throws: SignetError.invalidClient) {
                     try await t.services.clients.authenticate(.post(clientID: "shop", secret: secret))
                 }
                 await #expect(throws: (any Error).self, "the client's tokens die with it") { try await t.services.verifier.verify(session.accessToken, audience: .any) }

@@ -195,7 +195,7 @@ struct SecurityReviewTests {
     @Test func clientIDsShapedLikeUserIDsAreRefusedAndClientTokensSayWhoseTheyAre() async throws {
         try await TestServices.with { t in
             let user = try await t.user("vera")
-            await #expect(throws: ValidationError.self) {
+            await #expect(throws: SignetError.self) {
                 try await t.client(user.id.uuidString.lowercased(), grants: [.clientCredentials])
             }
             let secret = try await t.client("svc", grants: [.clientCredentials])
@@ -276,7 +276,7 @@ struct SecurityReviewTests {
 
     @Test(arguments: ["admin\u{200B}", "ad\u{00AD}min", "admin\u{2060}", "\u{202E}nimda", "admin ", " admin", "adm\u{E000}in", "ad\u{0378}min"])
     func invisibleAndLookAlikeUsernamesAreRefused(name: String) async throws {
-        #expect(throws: ValidationError.self) { try Username(name) }
+        #expect(throws: SignetError.self) { try Username(name) }
     }
 
     @Test func ordinaryInternationalUsernamesStayValid() throws {

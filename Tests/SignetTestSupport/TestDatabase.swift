@@ -185,7 +185,7 @@ public struct TestServices: Sendable {
 extension TestServices {
     /// Logs in through the password grant directly (no HTTP), as client `clientID`.
     public func login(_ username: String, password: String = "correct horse battery", client clientID: String, scope: String? = nil) async throws -> TokenResponse {
-        guard let client = try await services.clients.store.find(clientID: clientID)?.client else { throw ClientStoreError.notFound }
+        guard let client = try await services.clients.store.find(clientID: clientID)?.client else { throw SignetError.clientNotFound }
         return try await services.grants.password(
             client: client, username: username, password: password, scope: scope, source: "192.0.2.1", origin: RequestOrigin())
     }

@@ -6,7 +6,7 @@ import Synchronization
 /// the database (``LoginAttemptStore``) still bounds what is evaluated.
 ///
 /// At most `waitingLimit` attempts wait per account; more are turned away at once with
-/// ``PasswordHasherError/overloaded`` (503 + Retry-After), like a full hashing queue.
+/// ``SignetError/hashingOverloaded`` (503 + Retry-After), like a full hashing queue.
 public final class AccountAttemptQueue: Sendable {
     private struct Entry {
         var waiting: [CheckedContinuation<Void, any Error>] = []
@@ -44,7 +44,7 @@ public final class AccountAttemptQueue: Sendable {
             }
             switch admission {
             case .run: continuation.resume()
-            case .refuse: continuation.resume(throwing: PasswordHasherError.overloaded)
+            case .refuse: continuation.resume(throwing: SignetError.hashingOverloaded)
             case .wait: break
             }
         }

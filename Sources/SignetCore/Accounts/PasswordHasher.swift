@@ -6,7 +6,7 @@ import Synchronization
 /// Hashes and verifies passwords with Argon2id on a dedicated thread pool no wider than the cores.
 ///
 /// At most `threads + queueLimit` requests are admitted at once; beyond that callers get
-/// ``PasswordHasherError/overloaded`` immediately instead of queueing hashes (and their memory).
+/// ``SignetError/hashingOverloaded`` immediately instead of queueing hashes (and their memory).
 /// Runs as a service so the pool stops with the application.
 public final class PasswordHasher: Service, Sendable {
     public let parameters: Argon2Parameters
@@ -71,7 +71,7 @@ public final class PasswordHasher: Service, Sendable {
             let (_, left) = admitted.subtract(1, ordering: .acquiringAndReleasing)
             metrics.argon2Queue(depth: max(0, left - threads))
         }
-        guard admittedNow <= limit else { throw PasswordHasherError.overloaded }
+        guard admittedNow <= limit else { throw SignetError.hashingOverloaded }
         let metrics = self.metrics
         do {
             return try await pool.runIfActive {
@@ -80,7 +80,7 @@ public final class PasswordHasher: Service, Sendable {
                 return try work()
             }
         } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw PasswordHasherError.shutDown
+            throw SignetError.hashingStopped
         }
     }
 
@@ -95,8 +95,3 @@ public final class PasswordHasher: Service, Sendable {
     }
 }
 
-public enum PasswordHasherError: Error, Equatable {
-    /// Too many hashes are running or waiting; the caller should retry later.
-    case overloaded
-    case shutDown
-}

@@ -5,12 +5,12 @@ public enum PasswordPolicy {
     public static let minimumCharacters = 8
     public static let maximumBytes = 1024
 
-    public static func validate(_ password: String, field: String = "password") throws(ValidationError) {
+    public static func validate(_ password: String, field: String = "password") throws(SignetError) {
         guard password.count >= minimumCharacters else {
-            throw ValidationError(field: field, reason: "must be at least \(minimumCharacters) characters")
+            throw SignetError.invalid(field: field, reason: "must be at least \(minimumCharacters) characters")
         }
         guard password.utf8.count <= maximumBytes else {
-            throw ValidationError(field: field, reason: "must be at most \(maximumBytes) bytes")
+            throw SignetError.invalid(field: field, reason: "must be at most \(maximumBytes) bytes")
         }
         try rejectControlCharacters(password, field: field)
     }

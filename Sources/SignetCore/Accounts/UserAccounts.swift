@@ -82,7 +82,7 @@ public struct UserAccounts: Sendable {
     public func update(id: UUID, _ change: Change, origin: RequestOrigin) async throws -> User {
         if let password = change.password { try PasswordPolicy.validate(password) }
         let roles = try change.roles.map(Self.validRoles)
-        guard try await store.find(id: id) != nil else { throw UserStoreError.notFound }
+        guard try await store.find(id: id) != nil else { throw SignetError.userNotFound }
         if let password = change.password {
             try await store.setPassword(id: id, passwordHash: try await hasher.hash(password))
             try await audit.record(origin.event("user_password_changed", userID: id))
@@ -95,7 +95,7 @@ public struct UserAccounts: Sendable {
             try await store.setDisabled(id: id, disabled)
             try await audit.record(origin.event(disabled ? "user_disabled" : "user_enabled", userID: id))
         }
-        guard let user = try await store.find(id: id) else { throw UserStoreError.notFound }
+        guard let user = try await store.find(id: id) else { throw SignetError.userNotFound }
         return user
     }
 
@@ -186,27 +186,27 @@ public struct UserAccounts: Sendable {
 
     private func require(_ rawUsername: String) async throws -> User {
         guard let user = try await store.find(username: try Username(rawUsername)) else {
-            throw UserStoreError.notFound
+            throw SignetError.userNotFound
         }
         return user
     }
 
-    static func validEmail(_ email: String?) throws(ValidationError) -> String? {
+    static func validEmail(_ email: String?) throws(SignetError) -> String? {
         guard let email else { return nil }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), email.utf8.count <= 320,
               !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
-        else { throw ValidationError(field: "email", reason: "must be an address like name@example.com") }
+        else { throw SignetError.invalid(field: "email", reason: "must be an address like name@example.com") }
         return email
     }
 
-    static func validRoles(_ roles: [String]) throws(ValidationError) -> [String] {
+    static func validRoles(_ roles: [String]) throws(SignetError) -> [String] {
         var seen = Set<String>()
         var result: [String] = []
         for role in roles {
             guard !role.isEmpty, role.utf8.count <= 64,
                   role.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.:".unicodeScalars.contains($0)) })
-            else { throw ValidationError(field: "roles", reason: "role \"\(role)\" must be 1-64 characters of A-Z a-z 0-9 _ - . :") }
+            else { throw SignetError.invalid(field: "roles", reason: "role \"\(role)\" must be 1-64 characters of A-Z a-z 0-9 _ - . :") }
             if seen.insert(role).inserted { result.append(role) }
         }
         return result

@@ -2,11 +2,6 @@ import Foundation
 import Logging
 import PostgresNIO
 
-public enum UserStoreError: Error, Equatable {
-    case usernameTaken
-    case notFound
-}
-
 /// The `users` table. Usernames arrive already normalized (``Username``).
 public struct UserStore: Sendable {
     let database: Database
@@ -34,7 +29,7 @@ public struct UserStore: Sendable {
                 """, logger: logger)
             return try await Self.one(rows)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw UserStoreError.usernameTaken
+            throw SignetError.usernameTaken
         }
     }
 
@@ -109,7 +104,7 @@ public struct UserStore: Sendable {
     private func updateOne(_ query: PostgresQuery) async throws {
         let rows = try await database.query(query, logger: logger)
         for try await _ in rows { return }
-        throw UserStoreError.notFound
+        throw SignetError.userNotFound
     }
 
     private static func decode(_ rows: PostgresRowSequence) -> some AsyncSequence<User, any Error> {
@@ -124,7 +119,7 @@ public struct UserStore: Sendable {
     }
 
     private static func one(_ rows: PostgresRowSequence) async throws -> User {
-        guard let user = try await first(rows) else { throw UserStoreError.notFound }
+        guard let user = try await first(rows) else { throw SignetError.userNotFound }
         return user
     }
 }

@@ -11,22 +11,22 @@ public struct Username: Sendable, Hashable, CustomStringConvertible {
     public static let maximumBytes = 256
     public let value: String
 
-    public init(_ raw: String) throws(ValidationError) {
-        guard !raw.isEmpty else { throw ValidationError(field: "username", reason: "must not be empty") }
+    public init(_ raw: String) throws(SignetError) {
+        guard !raw.isEmpty else { throw SignetError.invalid(field: "username", reason: "must not be empty") }
         try rejectControlCharacters(raw, field: "username")
         let normalized = Username.normalize(raw)
         guard !normalized.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw ValidationError(field: "username", reason: "must not be blank")
+            throw SignetError.invalid(field: "username", reason: "must not be blank")
         }
         if let invisible = normalized.unicodeScalars.first(where: Username.isRefused) {
             let code = "U+" + String(invisible.value, radix: 16, uppercase: true).leftPadded(to: 4)
-            throw ValidationError(field: "username", reason: "must not contain invisible, unassigned or private-use characters (\(code))")
+            throw SignetError.invalid(field: "username", reason: "must not contain invisible, unassigned or private-use characters (\(code))")
         }
         if normalized.first?.isWhitespace == true || normalized.last?.isWhitespace == true {
-            throw ValidationError(field: "username", reason: "must not start or end with white space")
+            throw SignetError.invalid(field: "username", reason: "must not start or end with white space")
         }
         guard normalized.utf8.count <= Username.maximumBytes else {
-            throw ValidationError(field: "username", reason: "must be at most \(Username.maximumBytes) bytes")
+            throw SignetError.invalid(field: "username", reason: "must be at most \(Username.maximumBytes) bytes")
         }
         value = normalized
     }

@@ -56,35 +56,35 @@ public struct ClientRegistry: Sendable {
     public func register(_ request: Registration, lifetimes: Settings.Lifetimes, actor: AuditEvent? = nil) async throws -> (client: Client, secret: String?) {
         let clientID = request.clientID ?? Self.randomToken(bytes: 16)
         guard clientID.range(of: "^[A-Za-z0-9._~-]{1,128}$", options: .regularExpression) != nil else {
-            throw ValidationError(field: "client_id", reason: "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
+            throw SignetError.invalid(field: "client_id", reason: "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -")
         }
         // A client's own tokens carry its id as `sub`; one shaped like a user id could pass for a user.
         guard UUID(uuidString: clientID) == nil else {
-            throw ValidationError(field: "client_id", reason: "must not be a UUID (user ids are UUIDs)")
+            throw SignetError.invalid(field: "client_id", reason: "must not be a UUID (user ids are UUIDs)")
         }
         if let name = request.clientName, name.isEmpty || name.utf8.count > 256 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw ValidationError(field: "client_name", reason: "must be 1-256 bytes without control characters")
+            throw SignetError.invalid(field: "client_name", reason: "must be 1-256 bytes without control characters")
         }
         guard !request.grantTypes.isEmpty else {
-            throw ValidationError(field: "grant_types", reason: "must name at least one of \(GrantType.names)")
+            throw SignetError.invalid(field: "grant_types", reason: "must name at least one of \(GrantType.names)")
         }
         if request.authMethod == .none && request.grantTypes.contains(.clientCredentials) {
-            throw ValidationError(field: "grant_types", reason: "client_credentials needs a confidential client")
+            throw SignetError.invalid(field: "grant_types", reason: "client_credentials needs a confidential client")
         }
         for scope in request.scopes where !Scope.isValidToken(scope) {
-            throw ValidationError(field: "scope", reason: "\"\(scope)\" is not a valid scope token")
+            throw SignetError.invalid(field: "scope", reason: "\"\(scope)\" is not a valid scope token")
         }
         if let audience = request.audience,
            audience.isEmpty || audience.utf8.count > 256
             || audience.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
         {
-            throw ValidationError(field: "audience", reason: "must be 1-256 bytes without spaces or control characters")
+            throw SignetError.invalid(field: "audience", reason: "must be 1-256 bytes without spaces or control characters")
         }
         if let seconds = request.accessTokenLifetime, !(10...lifetimes.accessTokenSeconds).contains(seconds) {
-            throw ValidationError(field: "access_token_lifetime", reason: "must be 10...\(lifetimes.accessTokenSeconds) seconds")
+            throw SignetError.invalid(field: "access_token_lifetime", reason: "must be 10...\(lifetimes.accessTokenSeconds) seconds")
         }
         if let seconds = request.refreshTokenLifetime, !(60...lifetimes.refreshAbsoluteSeconds).contains(seconds) {
-            throw ValidationError(field: "refresh_token_lifetime", reason: "must be 60...\(lifetimes.refreshAbsoluteSeconds) seconds")
+            throw SignetError.invalid(field: "refresh_token_lifetime", reason: "must be 60...\(lifetimes.refreshAbsoluteSeconds) seconds")
         }
         let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
         let client = try await store.create(
@@ -115,22 +115,22 @@ public struct ClientRegistry: Sendable {
         return true
     }
 
-    /// The client these credentials prove, or ``OAuthError/invalidClient``.
+    /// The client these credentials prove, or ``SignetError/invalidClient``.
     ///
     /// A confidential client must present its secret the way it registered
     /// (`token_endpoint_auth_method`: Basic or body); a public client must not present one.
     public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
         guard let (client, storedHash) = try await find(credentials.clientID) else {
-            throw OAuthError.invalidClient
+            throw SignetError.invalidClient
         }
         switch credentials {
         case .basic(_, let secret), .post(_, let secret):
             let method: ClientAuthMethod = if case .basic = credentials { .clientSecretBasic } else { .clientSecretPost }
             guard let storedHash, constantTimeEqual(Array(hash(secret).utf8), Array(storedHash.utf8)), client.authMethod == method else {
-                throw OAuthError.invalidClient
+                throw SignetError.invalidClient
             }
         case .none:
-            guard !client.isConfidential else { throw OAuthError.invalidClient }
+            guard !client.isConfidential else { throw SignetError.invalidClient }
         }
         return client
     }

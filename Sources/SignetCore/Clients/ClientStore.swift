@@ -2,11 +2,6 @@ import Foundation
 import Logging
 import PostgresNIO
 
-public enum ClientStoreError: Error, Equatable {
-    case clientIDTaken
-    case notFound
-}
-
 /// The `clients` table.
 public struct ClientStore: Sendable {
     let database: Database
@@ -28,11 +23,11 @@ public struct ClientStore: Sendable {
                         \(new.accessTokenLifetime), \(new.refreshTokenLifetime))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
-            guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw ClientStoreError.notFound }
+            guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw SignetError.clientNotFound }
             await database.changes.changed(.clients)
             return created
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw ClientStoreError.clientIDTaken
+            throw SignetError.clientIDTaken
         }
     }
 

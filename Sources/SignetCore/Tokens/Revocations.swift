@@ -46,27 +46,27 @@ public struct Revocations: Sendable {
         case token(String)
     }
 
-    /// The admin API's revocation. Throws ``RevocationError/notFound`` for an unknown session or
-    /// user, and ``ValidationError`` for a token that was not issued here.
+    /// The admin API's revocation. Throws ``SignetError`` not found for an unknown session or
+    /// user, and ``SignetError`` (invalid input) for a token that was not issued here.
     public func revoke(_ selector: Selector, origin: RequestOrigin) async throws {
         switch selector {
         case .jti(let jti):
             guard !jti.isEmpty, jti.utf8.count <= 256, !jti.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-            else { throw ValidationError(field: "jti", reason: "must be 1-256 bytes without control characters") }
+            else { throw SignetError.invalid(field: "jti", reason: "must be 1-256 bytes without control characters") }
             // Signet keeps no record of issued jtis: list it for as long as any token can live.
             try await store.revoke(
                 jti: jti, expiresAt: Date().addingTimeInterval(TimeInterval(accessLifetime + 60)), sessionID: nil,
                 reason: "revoked_by_admin", event: origin.event("access_token_revoked", detail: ["jti": jti]))
             metrics.revoked("access_token")
         case .session(let id):
-            guard let owner = try await sessions.owner(sessionID: id) else { throw RevocationError.notFound }
+            guard let owner = try await sessions.owner(sessionID: id) else { throw SignetError.notFound("session or user") }
             try await sessions.revoke(
                 sessionID: id, reason: "revoked_by_admin",
                 event: origin.event("session_revoked", userID: owner.userID, clientID: owner.clientID, sessionID: id))
             metrics.revoked("session")
         case .user(let id):
             guard try await store.revokeUser(id: id, reason: "revoked_by_admin", event: origin.event("user_tokens_revoked")) else {
-                throw RevocationError.notFound
+                throw SignetError.notFound("session or user")
             }
             metrics.revoked("user")
         case .token(let token):
@@ -75,7 +75,7 @@ public struct Revocations: Sendable {
             } else if let claims = try? await verifier.authentic(token) {
                 try await revokeAccessToken(claims, origin: origin)
             } else {
-                throw ValidationError(field: "token", reason: "is not a live token issued by this server")
+                throw SignetError.invalid(field: "token", reason: "is not a live token issued by this server")
             }
         }
     }
@@ -100,6 +100,3 @@ public struct Revocations: Sendable {
     }
 }
 
-public enum RevocationError: Error, Equatable {
-    case notFound
-}

@@ -3,7 +3,7 @@ import JWTKit
 import Logging
 
 /// The three grants of the token endpoint. Each validates what the client asked for, checks the
-/// user or session, and mints tokens; refusals are ``OAuthError``s.
+/// user or session, and mints tokens; refusals are ``SignetError``s.
 public struct TokenGrants: Sendable {
     let users: UserAccounts
     let sessions: SessionStore
@@ -41,16 +41,16 @@ public struct TokenGrants: Sendable {
         client: Client, username: String, password: String, scope: String?, source: String, origin: RequestOrigin
     ) async throws -> TokenResponse {
         guard client.allows(.password) else {
-            throw OAuthError(.unauthorizedClient, "this client may not use the password grant")
+            throw SignetError(.unauthorizedClient, "this client may not use the password grant")
         }
         let scopes = try Self.requested(scope, allowed: client.scopes)
         do {
             return try await users.oneAtATime(username: username) {
                 try await passwordLogin(client: client, username: username, password: password, scopes: scopes, source: source, origin: origin)
             }
-        } catch PasswordHasherError.overloaded {
+        } catch let error as SignetError where error == .hashingOverloaded {
             metrics.login("shed")
-            throw OAuthError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
+            throw SignetError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
         }
     }
 
@@ -62,7 +62,7 @@ public struct TokenGrants: Sendable {
             failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
         guard case .authenticated(let attempt) = result else {
             if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
-            throw OAuthError.invalidCredentials
+            throw SignetError.invalidCredentials
         }
         let scopeText = scopes.joined(separator: " ")
         let authTime = Date()
@@ -79,7 +79,7 @@ public struct TokenGrants: Sendable {
             event: AuditEvent("login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
         guard completed else {
             metrics.login(UserAccounts.Rejection.superseded.rawValue)
-            throw OAuthError.invalidCredentials
+            throw SignetError.invalidCredentials
         }
         metrics.login("success")
         metrics.tokenIssued("password")
@@ -90,10 +90,10 @@ public struct TokenGrants: Sendable {
     /// `grant_type=refresh_token` (RFC 6749 §6): rotates; a spent token revokes its whole session.
     public func refresh(client: Client, refreshToken: String, scope: String?, origin: RequestOrigin) async throws -> TokenResponse {
         guard client.allows(.refreshToken) else {
-            throw OAuthError(.unauthorizedClient, "this client may not use the refresh_token grant")
+            throw SignetError(.unauthorizedClient, "this client may not use the refresh_token grant")
         }
         guard let token = RefreshToken(verifying: refreshToken, with: masterKey) else {
-            throw OAuthError(.invalidGrant, "refresh token is not valid")
+            throw SignetError(.invalidGrant, "refresh token is not valid")
         }
         let outcome = try await sessions.rotate(
             sessionID: token.sessionID, presentedCounter: token.counter, clientID: client.clientID,
@@ -109,17 +109,17 @@ public struct TokenGrants: Sendable {
             metrics.refresh("reused")
             metrics.reuseDetected()
             logger.notice("refresh token reuse: session revoked", metadata: ["session_id": "\(token.sessionID.uuidString.lowercased())"])
-            throw OAuthError(.invalidGrant, "refresh token was already used; the session has been revoked")
+            throw SignetError(.invalidGrant, "refresh token was already used; the session has been revoked")
         case .invalid(let reason):
             metrics.refresh("invalid")
-            throw OAuthError(.invalidGrant, reason)
+            throw SignetError(.invalidGrant, reason)
         }
     }
 
     /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself.
     public func clientCredentials(client: Client, scope: String?) async throws -> TokenResponse {
         guard client.allows(.clientCredentials), client.isConfidential else {
-            throw OAuthError(.unauthorizedClient, "this client may not use the client_credentials grant")
+            throw SignetError(.unauthorizedClient, "this client may not use the client_credentials grant")
         }
         let scopeText = try Self.requested(scope, allowed: client.scopes).joined(separator: " ")
         metrics.tokenIssued("client_credentials")
@@ -142,9 +142,9 @@ public struct TokenGrants: Sendable {
     /// requested ones, each of which must be allowed (a request may only narrow).
     static func requested(_ scope: String?, allowed: [String]) throws -> [String] {
         guard let scope else { return allowed }
-        guard let scopes = Scope.parse(scope) else { throw OAuthError(.invalidScope, "scope is malformed") }
+        guard let scopes = Scope.parse(scope) else { throw SignetError(.invalidScope, "scope is malformed") }
         if let extra = scopes.first(where: { !allowed.contains($0) }) {
-            throw OAuthError(.invalidScope, "scope \"\(extra)\" is not allowed here")
+            throw SignetError(.invalidScope, "scope \"\(extra)\" is not allowed here")
         }
         return scopes
     }

@@ -82,7 +82,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func readUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        guard let user = try await users.find(id: try context.uuid("id", "user")) else { throw AdminError.notFound("user") }
+        guard let user = try await users.find(id: try context.uuid("id", "user")) else { throw SignetError.notFound("user") }
         return try jsonResponse(UserOut(user))
     }
 
@@ -96,7 +96,7 @@ struct AdminController: Sendable {
 
     @Sendable func deleteUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
         guard try await users.delete(id: try context.uuid("id", "user"), origin: context.origin) else {
-            throw AdminError.notFound("user")
+            throw SignetError.notFound("user")
         }
         return Response(status: .noContent)
     }
@@ -116,7 +116,7 @@ struct AdminController: Sendable {
 
     @Sendable func sessions(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let id = try context.uuid("id", "user")
-        guard try await users.find(id: id) != nil else { throw AdminError.notFound("user") }
+        guard try await users.find(id: id) != nil else { throw SignetError.notFound("user") }
         let live = try await services.sessions.live(userID: id, idleLifetime: settings.lifetimes.refreshIdleSeconds)
         return try jsonResponse(SessionsOut(sessions: live.map {
             .init(
@@ -166,16 +166,16 @@ struct AdminController: Sendable {
             ClientIn.self, from: request,
             allowed: ["client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience"], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
-            throw AdminError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
+            throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
         }
         let grants = try input.grant_types.map { name in
             guard let grant = GrantType(rawValue: name) else {
-                throw AdminError.invalidRequest("grant_types: \(name) is not one of \(GrantType.names)")
+                throw SignetError.invalidRequest("grant_types: \(name) is not one of \(GrantType.names)")
             }
             return grant
         }
         guard let scopes = Scope.parse(input.scope ?? "openid profile") else {
-            throw AdminError.invalidRequest("scope must be space-separated scope tokens")
+            throw SignetError.invalidRequest("scope must be space-separated scope tokens")
         }
         let (client, secret) = try await services.clients.register(
             .init(clientID: input.client_id, clientName: input.client_name, authMethod: method, grantTypes: grants, scopes: scopes,
@@ -188,14 +188,14 @@ struct AdminController: Sendable {
 
     @Sendable func readClient(_ request: Request, context: SignetRequestContext) async throws -> Response {
         guard let id = context.parameters.get("id"), let client = try await services.clients.find(clientID: id) else {
-            throw AdminError.notFound("client")
+            throw SignetError.notFound("client")
         }
         return try jsonResponse(ClientOut(client))
     }
 
     @Sendable func deleteClient(_ request: Request, context: SignetRequestContext) async throws -> Response {
         guard let id = context.parameters.get("id"), try await services.clients.delete(clientID: id, origin: context.origin) else {
-            throw AdminError.notFound("client")
+            throw SignetError.notFound("client")
         }
         return Response(status: .noContent)
     }
@@ -213,16 +213,16 @@ struct AdminController: Sendable {
         let input = try await StrictJSON.decode(RevocationIn.self, from: request, allowed: ["jti", "session_id", "user_id", "token"], limit: bodyLimit)
         let given = [input.jti, input.session_id, input.user_id, input.token].compactMap { $0 }
         guard given.count == 1 else {
-            throw AdminError.invalidRequest("give exactly one of jti, session_id, user_id, token")
+            throw SignetError.invalidRequest("give exactly one of jti, session_id, user_id, token")
         }
         let selector: Revocations.Selector
         if let jti = input.jti {
             selector = .jti(jti)
         } else if let text = input.session_id {
-            guard let id = UUID(uuidString: text) else { throw AdminError.notFound("session") }
+            guard let id = UUID(uuidString: text) else { throw SignetError.notFound("session") }
             selector = .session(id)
         } else if let text = input.user_id {
-            guard let id = UUID(uuidString: text) else { throw AdminError.notFound("user") }
+            guard let id = UUID(uuidString: text) else { throw SignetError.notFound("user") }
             selector = .user(id)
         } else {
             selector = .token(input.token ?? "")
@@ -269,7 +269,7 @@ struct AdminController: Sendable {
         let limit = try request.limit()
         let tokensAfter = try request.query("tokens_after")
         let sessionsBefore = try request.query("sessions_before", maximumBytes: 512).map { text in
-            guard let cursor = RevocationStore.SessionCursor(text) else { throw AdminError.invalidRequest("sessions_before is not a cursor") }
+            guard let cursor = RevocationStore.SessionCursor(text) else { throw SignetError.invalidRequest("sessions_before is not a cursor") }
             return cursor
         }
         let (tokens, sessions) = try await services.revocations.list(
@@ -296,9 +296,9 @@ struct AdminController: Sendable {
         case .rotated(let current, let next):
             return try jsonResponse(RotationOut(current: current, next: next))
         case .alreadyRotated:
-            throw AdminError.conflict("another rotation happened at the same time; retry")
+            throw SignetError.conflict("another rotation happened at the same time; retry")
         case .nextTooNew(let seconds):
-            throw AdminError.conflict(
+            throw SignetError.conflict(
                 "the next key was published \(seconds)s ago, less than the JWKS max-age; gateways may not have it (add ?force=true)")
         }
     }
@@ -337,12 +337,12 @@ struct AdminController: Sendable {
         let limit = try request.limit()
         var userID: UUID?
         if let text = try request.query("user_id") {
-            guard let id = UUID(uuidString: text) else { throw AdminError.invalidRequest("user_id must be a UUID") }
+            guard let id = UUID(uuidString: text) else { throw SignetError.invalidRequest("user_id must be a UUID") }
             userID = id
         }
         var before: Int64?
         if let text = try request.query("before") {
-            guard let id = Int64(text) else { throw AdminError.invalidRequest("before must be an event id") }
+            guard let id = Int64(text) else { throw SignetError.invalidRequest("before must be an event id") }
             before = id
         }
         let entries = try await services.audit.events(userID: userID, type: try request.query("type"), beforeID: before, limit: limit)

@@ -16,37 +16,23 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     private func render(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as AdminError {
-            return Self.render(error)
-        } catch let error as BearerError {
-            return error.response
-        } catch let error as ValidationError {
-            return Self.render(.invalidRequest("\(error.field) \(error.reason)"))
-        } catch UserStoreError.notFound {
-            return Self.render(.notFound("user"))
-        } catch ClientStoreError.notFound {
-            return Self.render(.notFound("client"))
-        } catch RevocationError.notFound {
-            return Self.render(.notFound("session or user"))
-        } catch UserStoreError.usernameTaken {
-            return Self.render(.conflict("a user with that username already exists"))
-        } catch ClientStoreError.clientIDTaken {
-            return Self.render(.conflict("a client with that client_id already exists"))
-        } catch PasswordHasherError.overloaded {
-            var response = Self.render(AdminError(status: .serviceUnavailable, code: "temporarily_unavailable", description: "password hashing is busy"))
-            response.headers[.retryAfter] = "1"
-            return response
+        } catch let error as SignetError {
+            return Self.response(for: error)
         } catch is NIOTooManyBytesError {
-            return Self.render(AdminError(status: .contentTooLarge, code: "request_too_large", description: "the body is too large"))
+            return Self.response(for: SignetError(.requestTooLarge, "the body is too large"))
         } catch let error as HTTPError {
-            return Self.render(AdminError(
-                status: error.status, code: error.status == .contentTooLarge ? "request_too_large" : "invalid_request",
-                description: error.body ?? error.status.reasonPhrase))
+            return Self.response(for: SignetError(
+                error.status == .contentTooLarge ? .requestTooLarge : .invalidRequest, error.body ?? error.status.reasonPhrase,
+                kind: error.status == .contentTooLarge ? .tooLarge : .invalidInput))
         }
     }
 
-    static func render(_ error: AdminError) -> Response {
-        (try? jsonResponse(ErrorBody(error: error.code, error_description: error.description), status: error.status,
-                           headers: [.cacheControl: "no-store"])) ?? Response(status: error.status)
+    /// The admin dialect: the contract's JSON with the kind's status and `Retry-After` when known;
+    /// a missing or unusable bearer token is answered as RFC 6750 asks, with its challenge.
+    static func response(for error: SignetError) -> Response {
+        if error.kind == .unauthenticated { return BearerErrorMiddleware<Context>.response(for: error) }
+        var headers: HTTPFields = [.cacheControl: "no-store"]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return (try? jsonResponse(ErrorBody(error), status: error.status, headers: headers)) ?? Response(status: error.status)
     }
 }

@@ -10,7 +10,7 @@ extension Request {
         guard let text = uri.queryParameters.get(name) else { return nil }
         guard text.utf8.count <= maximumBytes,
               !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else { throw AdminError.invalidRequest("query parameter \(name) is too long or contains control characters") }
+        else { throw SignetError.invalidRequest("query parameter \(name) is too long or contains control characters") }
         return text
     }
 
@@ -18,7 +18,7 @@ extension Request {
     func limit(default value: Int = 100, maximum: Int = 1000) throws -> Int {
         guard let text = try query("limit") else { return value }
         guard let number = Int(text), (1...maximum).contains(number) else {
-            throw AdminError.invalidRequest("limit must be 1...\(maximum)")
+            throw SignetError.invalidRequest("limit must be 1...\(maximum)")
         }
         return number
     }
@@ -27,7 +27,7 @@ extension Request {
 extension RequestContext {
     /// A UUID path parameter; an id that cannot exist is simply not found.
     func uuid(_ name: String, _ what: String) throws -> UUID {
-        guard let text = parameters.get(name), let id = UUID(uuidString: text) else { throw AdminError.notFound(what) }
+        guard let text = parameters.get(name), let id = UUID(uuidString: text) else { throw SignetError.notFound(what) }
         return id
     }
 }

@@ -9,29 +9,29 @@ enum StrictJSON {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, allowed: Set<String>, limit: Int) async throws -> T {
         let body = try await request.body.collect(upTo: limit)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
-            throw AdminError.invalidRequest("the body must be application/json")
+            throw SignetError.invalidRequest("the body must be application/json")
         }
         let data = Data(buffer: body)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw AdminError.invalidRequest("the body must be a JSON object")
+            throw SignetError.invalidRequest("the body must be a JSON object")
         }
         if let name = RepeatedJSONMembers.first(in: data) {
-            throw AdminError.invalidRequest("member \(name.debugDescription) is repeated")
+            throw SignetError.invalidRequest("member \(name.debugDescription) is repeated")
         }
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw AdminError.invalidRequest("unknown member \(unknown)")
+            throw SignetError.invalidRequest("unknown member \(unknown)")
         }
         for (name, value) in object where containsNUL(value) {
-            throw AdminError.invalidRequest("\(name) contains a NUL character")
+            throw SignetError.invalidRequest("\(name) contains a NUL character")
         }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
-            throw AdminError.invalidRequest("\(key.stringValue) is required")
+            throw SignetError.invalidRequest("\(key.stringValue) is required")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            throw AdminError.invalidRequest("\(context.codingPath.first?.stringValue ?? "a member") has the wrong type")
+            throw SignetError.invalidRequest("\(context.codingPath.first?.stringValue ?? "a member") has the wrong type")
         } catch DecodingError.dataCorrupted(let context) {
-            throw AdminError.invalidRequest("\(context.codingPath.first?.stringValue ?? "a member") is invalid")
+            throw SignetError.invalidRequest("\(context.codingPath.first?.stringValue ?? "a member") is invalid")
         }
     }
 }

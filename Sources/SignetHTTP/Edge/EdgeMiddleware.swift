@@ -38,30 +38,30 @@ struct EdgeMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             if Database.isInvalidInput(error) {
                 context.logger.warning("database refused a request value", metadata: ["reason": "\(Database.describe(error) ?? "")"])
-                return errorResponse(.badRequest, "invalid_request", "a value in the request is not acceptable")
+                return errorResponse(.badRequest, .invalidRequest, "a value in the request is not acceptable")
             }
             if Database.isUnavailable(error) {
                 context.logger.warning("database unavailable", metadata: ["reason": "\(Database.describe(error) ?? "\(error)")"])
                 return Self.unavailable
             }
             context.logger.error("request failed", metadata: ["error": "\(Database.describe(error) ?? String(reflecting: type(of: error)))"])
-            return errorResponse(.internalServerError, "server_error", "the server failed to answer; this is a bug in Signet")
+            return errorResponse(.internalServerError, .serverError, "the server failed to answer; this is a bug in Signet")
         }
     }
 
-    static func code(for status: HTTPResponse.Status) -> String {
+    static func code(for status: HTTPResponse.Status) -> ErrorCode {
         switch status {
-        case .notFound: "not_found"
-        case .methodNotAllowed: "method_not_allowed"
-        case .contentTooLarge: "request_too_large"
-        case .unsupportedMediaType: "unsupported_media_type"
-        case .serviceUnavailable: "temporarily_unavailable"
-        default: status.code < 500 ? "invalid_request" : "server_error"
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .contentTooLarge: .requestTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .serviceUnavailable: .temporarilyUnavailable
+        default: status.code < 500 ? .invalidRequest : .serverError
         }
     }
 
     static var unavailable: Response {
-        var response = errorResponse(.serviceUnavailable, "temporarily_unavailable", "the database is not answering; retry shortly")
+        var response = errorResponse(.serviceUnavailable, .temporarilyUnavailable, "the database is not answering; retry shortly")
         response.headers[.retryAfter] = "1"
         return response
     }

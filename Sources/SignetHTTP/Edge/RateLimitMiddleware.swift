@@ -15,7 +15,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     ) async throws -> Response {
         if let wait = buckets.take(context.limitKey) {
             return OAuthErrorMiddleware<SignetRequestContext>.response(
-                for: OAuthError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
+                for: SignetError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
         }
         return try await next(request, context)
     }

@@ -9,8 +9,8 @@ public struct SignetRequestContext: RequestContext, RemoteAddressRequestContext 
     public let remoteAddress: SocketAddress?
     /// The client: the peer, or the address a trusted proxy named (``ClientAddressMiddleware``).
     public var clientAddress: IPAddress?
-    /// On the admin listener: the authenticated admin's user id, set by ``AdminAuthMiddleware``.
-    public var actor: String?
+    /// Who is calling, on routes behind ``BearerAuthenticator``.
+    public var principal: Principal?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -20,7 +20,9 @@ public struct SignetRequestContext: RequestContext, RemoteAddressRequestContext 
 
     /// The audit view of who is asking.
     var origin: RequestOrigin {
-        RequestOrigin(remoteAddress: clientAddress?.description ?? remoteAddress?.ipAddress, actor: actor)
+        RequestOrigin(
+            remoteAddress: clientAddress?.description ?? remoteAddress?.ipAddress,
+            actor: principal?.user.id.uuidString.lowercased())
     }
 
     /// What per-address limits and login back-off count under: the client address (IPv6 by /64).

@@ -41,12 +41,6 @@ extension String {
     }
 }
 
-/// A JSON error response in the contract's shape.
-func errorResponse(_ status: HTTPResponse.Status, _ code: String, _ description: String) -> Response {
-    (try? jsonResponse(ErrorBody(error: code, error_description: description), status: status,
-                       headers: [.cacheControl: "no-store"])) ?? Response(status: status)
-}
-
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-Id")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!

@@ -4,38 +4,27 @@ import Hummingbird
 import SignetCore
 
 /// Renders every refusal of the OAuth endpoints in the RFC 6749 §5.2 shape, in one place:
-/// `{"error": …, "error_description": …}` with the status and headers the code calls for.
+/// `{"error": …, "error_description": …}` with the status of its kind, `Retry-After` when known,
+/// and the Basic challenge for failed client authentication (§5.2 `invalid_client`).
 struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as OAuthError {
+        } catch let error as SignetError {
             return Self.response(for: error)
-        } catch let error as ValidationError {
-            return Self.response(for: .invalidRequest("\(error.field) \(error.reason)"))
         }
     }
 
-    static func response(for error: OAuthError) -> Response {
+    static func response(for error: SignetError) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
-        let status: HTTPResponse.Status
-        switch error.code {
-        case .invalidClient:
-            status = .unauthorized
+        if error.code == .invalidClient {
             headers[.wwwAuthenticate] = #"Basic realm="signet", charset="UTF-8""#
-        case .temporarilyUnavailable:
-            status = .serviceUnavailable
-        case .slowDown:
-            status = .tooManyRequests
-        default:
-            status = .badRequest
         }
-        let final = error.status.map { HTTPResponse.Status(code: $0) } ?? status
         if let retryAfter = error.retryAfter {
             headers[.retryAfter] = String(retryAfter)
         }
-        let body = try! sortedJSONEncoder.encode(ErrorBody(error: error.code.rawValue, error_description: error.description))
-        return Response(status: final, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+        let body = try! sortedJSONEncoder.encode(ErrorBody(error))
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
     }
 }
 

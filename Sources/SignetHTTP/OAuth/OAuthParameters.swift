@@ -15,7 +15,7 @@ struct OAuthParameters: Sendable {
 
     subscript(name: String) -> String? { values[name] }
 
-    func required(_ name: String) throws(OAuthError) -> String {
+    func required(_ name: String) throws(SignetError) -> String {
         guard let value = values[name] else { throw .invalidRequest("\(name) is required") }
         return value
     }
@@ -25,7 +25,7 @@ struct OAuthParameters: Sendable {
         do {
             body = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw OAuthError(.invalidRequest, "the body is larger than \(limit) bytes", status: 413)
+            throw SignetError(.invalidRequest, "the body is larger than \(limit) bytes", kind: .tooLarge)
         }
         let mediaType = request.headers[.contentType]?.split(separator: ";").first?
             .trimmingCharacters(in: .whitespaces).lowercased()
@@ -35,11 +35,11 @@ struct OAuthParameters: Sendable {
         case "application/json":
             return try json(Data(buffer: body))
         default:
-            throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded or application/json")
+            throw SignetError.invalidRequest("the body must be application/x-www-form-urlencoded or application/json")
         }
     }
 
-    static func form(_ text: String) throws(OAuthError) -> OAuthParameters {
+    static func form(_ text: String) throws(SignetError) -> OAuthParameters {
         var values: [String: String] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -55,7 +55,7 @@ struct OAuthParameters: Sendable {
         return OAuthParameters(values)
     }
 
-    static func json(_ data: Data) throws(OAuthError) -> OAuthParameters {
+    static func json(_ data: Data) throws(SignetError) -> OAuthParameters {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw .invalidRequest("the body is not a JSON object")
         }
@@ -113,7 +113,7 @@ struct OAuthParameters: Sendable {
     ]
     static let defaultMaximum = 1024
 
-    private static func check(_ name: String, _ value: String) throws(OAuthError) {
+    private static func check(_ name: String, _ value: String) throws(SignetError) {
         guard name.utf8.count <= 64, !name.unicodeScalars.contains("\0") else {
             throw .invalidRequest("a parameter name is too long or contains NUL")
         }
@@ -136,7 +136,7 @@ extension OAuthParameters {
     /// The client credentials of the request (RFC 6749 §2.3.1): HTTP Basic, or `client_id` and
     /// `client_secret` in the body, or `client_id` alone for a public client. Using two methods
     /// at once is an error.
-    func clientCredentials(authorization: String?) throws(OAuthError) -> ClientCredentials {
+    func clientCredentials(authorization: String?) throws(SignetError) -> ClientCredentials {
         if let authorization, authorization.lowercased().hasPrefix("basic ") {
             let encoded = authorization.dropFirst(6).trimmingCharacters(in: .whitespaces)
             guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
@@ -144,14 +144,14 @@ extension OAuthParameters {
                   let id = Self.decode(decoded[..<colon]), let secret = Self.decode(decoded[decoded.index(after: colon)...]),
                   !id.isEmpty, id.utf8.count <= Self.maximumBytes["client_id"]!, secret.utf8.count <= Self.maximumBytes["client_secret"]!,
                   !id.unicodeScalars.contains("\0"), !secret.unicodeScalars.contains("\0")
-            else { throw OAuthError.invalidClient }
+            else { throw SignetError.invalidClient }
             if self["client_secret"] != nil || (self["client_id"] != nil && self["client_id"] != id) {
                 throw .invalidRequest("use one client authentication method, not several")
             }
             return .basic(clientID: id, secret: secret)
         }
         guard let id = self["client_id"] else {
-            throw OAuthError(.invalidClient, "client authentication is required")
+            throw SignetError(.invalidClient, "client authentication is required")
         }
         if let secret = self["client_secret"] {
             return .post(clientID: id, secret: secret)

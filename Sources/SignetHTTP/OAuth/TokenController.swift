@@ -29,7 +29,7 @@ struct TokenController: Sendable {
         let credentials = try parameters.clientCredentials(authorization: request.headers[.authorization])
         let grantType = try parameters.required("grant_type")
         guard let grant = GrantType(rawValue: grantType) else {
-            throw OAuthError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
+            throw SignetError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
         }
         let client = try await services.clients.authenticate(credentials)
         let scope = parameters["scope"]
@@ -40,12 +40,12 @@ struct TokenController: Sendable {
             let password = try parameters.required("password")
             let source = context.limitKey
             if let wait = failedLogins.take(source) {
-                throw OAuthError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
+                throw SignetError(.slowDown, "too many failed logins from this address; retry after \(wait)s", retryAfter: wait)
             }
             do {
                 result = try await services.grants.password(
                     client: client, username: username, password: password, scope: scope, source: source, origin: context.origin)
-            } catch let error as OAuthError where error == .invalidCredentials {
+            } catch let error as SignetError where error == .invalidCredentials {
                 throw error
             } catch {
                 failedLogins.refund(source)

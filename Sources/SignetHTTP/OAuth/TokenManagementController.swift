@@ -29,7 +29,7 @@ struct TokenManagementController: Sendable {
         let parameters = try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit)
         let client = try await services.clients.authenticate(try parameters.clientCredentials(authorization: request.headers[.authorization]))
         guard client.isConfidential else {
-            throw OAuthError(.invalidClient, "introspection needs a confidential client")
+            throw SignetError(.invalidClient, "introspection needs a confidential client")
         }
         let result = try await services.introspection.introspect(token: try parameters.required("token"), client: client)
         return try jsonResponse(result, headers: [.cacheControl: "no-store", .pragma: "no-cache"])

@@ -5,8 +5,6 @@ import SignetCore
 
 /// `GET|POST /userinfo` (OIDC Core §5.3): the claims of the bearer's user.
 struct UserinfoController: Sendable {
-    let services: TokenServices
-
     struct Claims: Encodable {
         var sub: String
         var preferred_username: String?
@@ -22,14 +20,14 @@ struct UserinfoController: Sendable {
     }
 
     @Sendable func userinfo(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        let (claims, user) = try await BearerAuthentication.user(request, services: services, audience: .any)
-        let scopes = Set(claims.scope.split(separator: " ").map(String.init))
+        guard let principal = context.principal else { throw SignetError.bearerTokenRequired }
+        let scopes = principal.scopes, user = principal.user
         guard scopes.contains("openid") else {
-            throw BearerError(.forbidden, "insufficient_scope", "the token lacks the openid scope", scope: "openid")
+            throw SignetError(.insufficientScope, "the token lacks the openid scope", requiredScope: "openid")
         }
         return try jsonResponse(
             Claims(
-                sub: claims.sub, preferred_username: scopes.contains("profile") ? user.username : nil,
+                sub: user.id.uuidString.lowercased(), preferred_username: scopes.contains("profile") ? user.username : nil,
                 email: scopes.contains("email") ? user.email : nil, roles: user.roles),
             headers: [.cacheControl: "no-store"])
     }

@@ -1,0 +1,33 @@
+/// The catalogue of error codes Signet answers with, as they appear on the wire in `"error"`:
+/// RFC 6749 §5.2 and RFC 7009 for the OAuth endpoints, RFC 6750 §3.1 for bearer tokens, RFC 8628
+/// `slow_down` for rate limits, and Signet's own for the admin API. Codes are only ever these.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
+    // RFC 6749 §5.2
+    public static let invalidRequest = ErrorCode(rawValue: "invalid_request")
+    public static let invalidClient = ErrorCode(rawValue: "invalid_client")
+    public static let invalidGrant = ErrorCode(rawValue: "invalid_grant")
+    public static let unauthorizedClient = ErrorCode(rawValue: "unauthorized_client")
+    public static let unsupportedGrantType = ErrorCode(rawValue: "unsupported_grant_type")
+    public static let invalidScope = ErrorCode(rawValue: "invalid_scope")
+    public static let temporarilyUnavailable = ErrorCode(rawValue: "temporarily_unavailable")
+    public static let serverError = ErrorCode(rawValue: "server_error")
+    // RFC 8628 §3.5, used for every per-address limit
+    public static let slowDown = ErrorCode(rawValue: "slow_down")
+    // RFC 6750 §3.1
+    public static let invalidToken = ErrorCode(rawValue: "invalid_token")
+    public static let insufficientScope = ErrorCode(rawValue: "insufficient_scope")
+    // Signet's own
+    public static let notFound = ErrorCode(rawValue: "not_found")
+    public static let conflict = ErrorCode(rawValue: "conflict")
+    public static let requestTooLarge = ErrorCode(rawValue: "request_too_large")
+    public static let methodNotAllowed = ErrorCode(rawValue: "method_not_allowed")
+    public static let unsupportedMediaType = ErrorCode(rawValue: "unsupported_media_type")
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Who is calling, once a bearer token has been checked: the user it speaks for, the roles it
+/// may use (granted by the token *and* held by the user now), the client and session it came
+/// through and its scopes. Set by one authenticator, required by policies. Browser sign-in and
+/// multi-factor will add the tenant and the authentication's assurance (`amr`, `acr`) here.
+public struct Principal: Sendable, Equatable {
+    public var user: User
+    public var roles: Set<String>
+    public var clientID: String
+    public var sessionID: UUID?
+    public var scopes: Set<String>
+
+    public init(user: User, roles: Set<String>, clientID: String, sessionID: UUID?, scopes: Set<String>) {
+        self.user = user
+        self.roles = roles
+        self.clientID = clientID
+        self.sessionID = sessionID
+        self.scopes = scopes
+    }
+
+    /// The principal a live access token stands for, given its user as stored now.
+    public init(claims: AccessTokenClaims, user: User) {
+        self.init(
+            user: user, roles: Set(claims.roles).intersection(user.roles), clientID: claims.client_id,
+            sessionID: claims.sid.flatMap(UUID.init(uuidString:)), scopes: Set(claims.scope.split(separator: " ").map(String.init)))
+    }
+
+    public func holds(_ role: String) -> Bool {
+        roles.contains(role)
+    }
+}
