@@ -30,8 +30,9 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
         logger: logger)
 }
 
-/// Routes of the public listener (applications and gateways).
-public func buildPublicRouter(_ services: TokenServices) throws -> Router<SignetRequestContext> {
+/// Routes of the public listener (applications and gateways). `clock` drives the per-address
+/// limits (tests move it by hand).
+public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .system) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
     let deadline = DeadlineMiddleware<SignetRequestContext>(deadline: .seconds(settings.http.requestTimeoutSeconds))
@@ -41,14 +42,14 @@ public func buildPublicRouter(_ services: TokenServices) throws -> Router<Signet
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
     let limits = settings.rateLimits
     let perAddress = RateLimitMiddleware(buckets: TokenBuckets(
-        capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses))
+        capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses, clock: clock))
     let oauth = router.group()
         .add(middleware: perAddress)
         .add(middleware: deadline)
         .add(middleware: OAuthErrorMiddleware())
     let failedLogins = TokenBuckets(
         capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds),
-        maximumKeys: limits.maximumTrackedAddresses)
+        maximumKeys: limits.maximumTrackedAddresses, clock: clock)
     oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
     router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: BearerErrorMiddleware())

@@ -28,9 +28,10 @@ final class TokenBuckets: Sendable {
     private let refillPerSecond: Double
     private let generationSize: Int
     private let state = Mutex(Generations())
-    private let clock = ContinuousClock()
+    private let clock: LimiterClock
 
-    init(capacity: Int, refillPerSecond: Double, maximumKeys: Int = 100_000) {
+    init(capacity: Int, refillPerSecond: Double, maximumKeys: Int = 100_000, clock: LimiterClock = .system) {
+        self.clock = clock
         self.capacity = Double(capacity)
         self.refillPerSecond = refillPerSecond
         self.generationSize = max(1, maximumKeys / 2)
@@ -38,7 +39,7 @@ final class TokenBuckets: Sendable {
 
     /// Spends one token of `key`'s bucket: `nil` if there was one, else the seconds to wait.
     func take(_ key: String) -> Int? {
-        let now = clock.now
+        let now = clock.now()
         return state.withLock { state in
             var bucket = Self.remove(key, from: &state) ?? Bucket(tokens: capacity, updated: now)
             refill(&bucket, now: now)
@@ -54,7 +55,7 @@ final class TokenBuckets: Sendable {
 
     /// Gives back a token taken by `take` (an attempt that turned out not to count).
     func refund(_ key: String) {
-        let now = clock.now
+        let now = clock.now()
         state.withLock { state in
             guard var bucket = Self.remove(key, from: &state) else { return }
             refill(&bucket, now: now)
