@@ -20,31 +20,18 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-use_signet_bin "$caller_dir"
+suite_begin faults --own-database
 pg_port=${SIGNET_FAULTS_PG_PORT:-54349}
 pg_dir=$(mktemp -d /tmp/signet-faults-pg.XXXXXX)
-work_dir=$(mktemp -d /tmp/signet-faults.XXXXXX)
-server_pid=""
 is_root && chown postgres:postgres "$pg_dir"
 pg() { SIGNET_PG_DIR=$pg_dir SIGNET_PG_PORT=$pg_port SIGNET_PG_FSYNC=off ./scripts/postgres.sh "$@"; }
 
-# shellcheck disable=SC2317 # invoked by the trap below
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+# shellcheck disable=SC2317 # invoked by suite_end
+suite_teardown() {
     stop_signet
-    if ((rc != 0)) && [[ -s $work_dir/server.log ]]; then
-        printf -- '--- last lines of the server log ---\n' >&2
-        tail -n 30 "$work_dir/server.log" >&2 || true
-        cp "$work_dir/server.log" /tmp/signet-faults-last.log 2>/dev/null || true
-    fi
     pg destroy >/dev/null 2>&1 || warn "could not destroy the cluster in $pg_dir"
-    rm -rf -- "$pg_dir" "$work_dir"
-    exit "$rc"
+    rm -rf -- "$pg_dir"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 pg start
 SIGNET_DATABASE_URL=$(pg url)

@@ -27,9 +27,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-[[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-require_commands python3 psql
-use_signet_bin "$caller_dir"
+suite_begin fuzz
 spec=$PWD/Sources/SignetHTTP/Resources/openapi.yaml
 [[ -f $spec ]] || die "no OpenAPI description at $spec"
 max_examples=${FUZZ_MAX_EXAMPLES:-25}
@@ -40,32 +38,6 @@ if [[ -n $report_dir ]]; then
     report_dir=$(cd -- "$report_dir" && pwd)
 fi
 
-schema=""
-server_pid=""
-server_log=""
-work_dir=""
-
-# shellcheck disable=SC2317 # invoked by the trap below
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_signet
-    if [[ -n $server_log && -s $server_log ]] && ((rc != 0)); then
-        printf -- '--- last lines of the server log ---\n' >&2
-        tail -n 40 "$server_log" >&2 || true
-        printf -- '--- end of server log ---\n' >&2
-    fi
-    drop_test_schema
-    if [[ -n $work_dir ]]; then
-        rm -rf -- "$work_dir"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-work_dir=$(mktemp -d /tmp/signet-fuzz.XXXXXX)
 server_log=$work_dir/server.log
 
 # --- Python tools ---------------------------------------------------------------

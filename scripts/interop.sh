@@ -21,31 +21,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-[[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-require_commands python3 psql
-
-use_signet_bin "$caller_dir"
-
-schema=""
-server_pid=""
-work_dir=$(mktemp -d /tmp/signet-interop.XXXXXX)
-
-# shellcheck disable=SC2317 # invoked by the trap below
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_signet
-    if ((rc != 0)) && [[ -s $work_dir/server.log ]]; then
-        printf -- '--- last lines of the server log ---\n' >&2
-        tail -n 40 "$work_dir/server.log" >&2 || true
-    fi
-    drop_test_schema
-    rm -rf -- "$work_dir"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+suite_begin interop
 
 use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest"
 

@@ -104,6 +104,7 @@ start_signet() {
     local log=$1 deadline=$((SECONDS + 30))
     step "signet serve on $SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT and $SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT (log: $log)"
     # serve_prefix: an optional command the server runs under (e.g. prlimit), set by the caller.
+    # shellcheck disable=SC2154
     ${serve_prefix[@]+"${serve_prefix[@]}"} "$SIGNET_BIN" serve >"$log" 2>&1 &
     server_pid=$!
     while ((SECONDS < deadline)); do
@@ -196,4 +197,49 @@ drop_test_schema() {
         test_sql "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" || warn "could not drop schema $schema"
         schema=""
     fi
+}
+
+# --- The start every suite against a running server shares ---------------------
+
+# $1: the suite's name. Without --own-database, SIGNET_TEST_DATABASE_URL must name
+# the database the suite makes its schema in. Finds the signet binary (relative
+# to $caller_dir), sets work_dir (a new scratch directory), schema and server_pid
+# (empty), and traps EXIT, INT and TERM so that suite_end always runs.
+suite_begin() {
+    suite_name=$1
+    if [[ ${2:-} != --own-database ]]; then
+        [[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
+        require_commands python3 psql
+    fi
+    # shellcheck disable=SC2154 # every suite sets caller_dir before it changes directory
+    use_signet_bin "$caller_dir"
+    schema=""
+    server_pid=""
+    work_dir=$(mktemp -d "/tmp/signet-$suite_name.XXXXXX")
+    trap suite_end EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# On exit: the suite's own suite_teardown (if it defines one) with the exit status,
+# then the server is stopped; on failure the last lines of every log in $work_dir
+# are shown and kept as /tmp/signet-<suite>-<log>; the schema is dropped and the
+# scratch directory removed.
+# shellcheck disable=SC2317 # invoked by the trap set in suite_begin
+suite_end() {
+    local rc=$? log
+    trap - EXIT INT TERM
+    if declare -F suite_teardown >/dev/null; then suite_teardown "$rc" || true; fi
+    stop_signet
+    if ((rc != 0)); then
+        for log in "$work_dir"/*.log; do
+            [[ -s $log ]] || continue
+            printf -- '--- last lines of %s (kept in /tmp/signet-%s-%s) ---\n' "${log##*/}" "$suite_name" "${log##*/}" >&2
+            tail -n 40 "$log" >&2 || true
+            cp "$log" "/tmp/signet-$suite_name-${log##*/}" 2>/dev/null || true
+        done
+    fi
+    drop_test_schema
+    rm -rf -- "$work_dir"
+    exit "$rc"
 }

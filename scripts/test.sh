@@ -64,6 +64,7 @@ status=0
 swift_test_limit=${SIGNET_SWIFT_TEST_TIMEOUT_SECONDS:-1200}
 setsid -w swift test --skip-build "$@" &
 test_group=$!
+# shellcheck disable=SC2317 # invoked by the traps below
 stop_tests() {
     kill -TERM -- "-$test_group" 2>/dev/null || true
     sleep 5
@@ -72,6 +73,7 @@ stop_tests() {
 trap 'stop_tests; exit 130' INT
 trap 'stop_tests; exit 143' TERM
 # The watchdog holds no output open, so nothing waits for it once the tests are done.
+# shellcheck disable=SC2016 # expanded by the inner shell
 setsid bash -c 'sleep "$1"; kill -KILL -- "-$2"' watchdog "$swift_test_limit" "$test_group" </dev/null >/dev/null 2>&1 &
 watchdog=$!
 wait "$test_group" || status=$?

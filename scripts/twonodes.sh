@@ -24,13 +24,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-[[ -n ${SIGNET_TEST_DATABASE_URL:-} ]] || die "SIGNET_TEST_DATABASE_URL must be set"
-require_commands python3 psql
-use_signet_bin "$caller_dir"
+suite_begin twonodes
 
-schema=""
-work_dir=""
-server_pid=""
 node_a_pid=""
 node_b_pid=""
 
@@ -38,37 +33,18 @@ sql() {
     PGOPTIONS=--client-min-messages=warning psql "$SIGNET_TEST_DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
 }
 
-# shellcheck disable=SC2317 # invoked by the trap below
-cleanup() {
-    local rc=$? pid node
-    trap - EXIT INT TERM
-    # start_signet leaves a server it gave up on in $server_pid.
-    for pid in "$node_a_pid" "$node_b_pid" "$server_pid"; do
+# shellcheck disable=SC2317 # invoked by suite_end
+suite_teardown() {
+    local pid
+    # start_signet leaves a server it gave up on in $server_pid, which suite_end stops.
+    for pid in "$node_a_pid" "$node_b_pid"; do
         [[ -n $pid ]] || continue
         step "stopping signet serve (pid $pid)"
-        server_pid=$pid
-        stop_signet
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
-    if [[ -n $work_dir ]]; then
-        if ((rc != 0)); then
-            for node in a b; do
-                [[ -s $work_dir/node-$node.log ]] || continue
-                printf -- '--- last lines of the log of node %s (kept in /tmp/signet-twonodes-node-%s.log) ---\n' \
-                    "${node^^}" "$node" >&2
-                tail -n 40 "$work_dir/node-$node.log" >&2 || true
-                cp "$work_dir/node-$node.log" "/tmp/signet-twonodes-node-$node.log" 2>/dev/null || true
-            done
-        fi
-        rm -rf -- "$work_dir"
-    fi
-    drop_test_schema
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-work_dir=$(mktemp -d /tmp/signet-twonodes.XXXXXX)
 use_python "PyJWT[crypto]>=2.8" requests
 
 create_test_schema twonodes
