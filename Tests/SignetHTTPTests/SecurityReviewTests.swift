@@ -242,6 +242,26 @@ struct SecurityReviewTests {
         }
     }
 
+    /// The two session rules differ on purpose: a session past its idle or absolute lifetime can no
+    /// longer be refreshed (`refreshable`), but the access tokens it already issued live out their
+    /// own short `exp` (`notEnded`), as RFC 9068 tokens verified offline by gateways do anyway.
+    @Test func anExpiredSessionCannotRefreshButItsAccessTokenLivesOutItsExp() async throws {
+        try await TestServices.with { t in
+            try await t.user("ivy")
+            let secret = try await t.client("web")
+            let login = try await t.login("ivy", client: "web")
+            try await t.database.client.query(
+                "UPDATE sessions SET last_used_at = now() - interval '400 days', created_at = now() - interval '400 days'",
+                logger: t.database.logger)
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                let refresh = try await client.refresh(login.refreshToken!, client: "web", secret: secret)
+                let introspection = try await client.introspect(login.accessToken, basic: ("web", secret))
+                #expect(refresh.status == .badRequest)
+                #expect(introspection["active"] as? Bool == true)
+            }
+        }
+    }
+
     @Test func aPasswordTypedIntoTheUsernameBoxIsNotKeptInTheAuditTrail() async throws {
         try await TestServices.with { t in
             try await t.user("known")

@@ -50,17 +50,16 @@ public struct SessionStore: Sendable {
                 FROM users u
                 WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
                   AND u.id = s.user_id AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
-                RETURNING s.user_id, s.scope, s.auth_time, s.refresh_counter, u.roles
+                RETURNING \(unescaped: SessionRow.columns), u.roles
             ), audit AS (
                 \(unescaped: AuditLog.insert)
                 SELECT 'token_refreshed', user_id, \(clientID), \(sessionID), \(origin.remoteAddress), '{}'::jsonb FROM rotated
             )
-            SELECT user_id, scope, auth_time, refresh_counter, roles FROM rotated
+            SELECT * FROM rotated
             """, logger: logger)
-        for try await (userID, scope, authTime, counter, roles) in rows.decode((UUID, String, Date, Int64, [String]).self) {
-            return .rotated(SessionGrant(
-                sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime, roles: roles,
-                counter: counter))
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            return .rotated(try SessionRow(cells).grant(roles: try cells["roles"].decode([String].self)))
         }
         return try await diagnose(
             sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleLifetime: idleLifetime,
@@ -73,16 +72,18 @@ public struct SessionStore: Sendable {
     ) async throws -> Rotation {
         let rows = try await database.query(
             """
-            SELECT s.user_id, s.client_id, s.scope, s.auth_time, s.refresh_counter, u.roles,
-                   \(unescaped: Self.refreshable(idleSeconds: idleLifetime)),
-                   coalesce(s.last_refreshed_at > now() - make_interval(secs => \(graceSeconds)), false)
+            SELECT \(unescaped: SessionRow.columns), u.roles,
+                   \(unescaped: Self.refreshable(idleSeconds: idleLifetime)) AS live,
+                   coalesce(s.last_refreshed_at > now() - make_interval(secs => \(graceSeconds)), false) AS in_grace
             FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id = \(sessionID)
             """, logger: logger)
-        for try await (userID, owner, scope, authTime, stored, roles, live, inGrace) in rows.decode(
-            (UUID, String, String, Date, Int64, [String], Bool, Bool).self)
-        {
-            guard owner == clientID else { return .invalid("refresh token was issued to another client") }
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let session = try SessionRow(cells), roles = try cells["roles"].decode([String].self)
+            let live = try cells["live"].decode(Bool.self), inGrace = try cells["in_grace"].decode(Bool.self)
+            let userID = session.userID, stored = session.refreshCounter
+            guard session.clientID == clientID else { return .invalid("refresh token was issued to another client") }
             guard live else { return .invalid("session has ended") }
             if presentedCounter > stored { return .invalid("refresh token is not valid") }
             if presentedCounter == stored { return .invalid("refresh token could not be rotated; retry") }
@@ -90,9 +91,7 @@ public struct SessionStore: Sendable {
                 try await AuditLog(database: database).record(AuditEvent(
                     "token_refreshed", userID: userID, clientID: clientID, sessionID: sessionID,
                     remoteAddress: origin.remoteAddress, detail: ["grace_replay": "true"]))
-                return .graceReplay(SessionGrant(
-                    sessionID: sessionID, userID: userID, clientID: clientID, scope: scope, authTime: authTime,
-                    roles: roles, counter: stored))
+                return .graceReplay(session.grant(roles: roles))
             }
             try await revoke(sessionID: sessionID, reason: "refresh_token_reused", event: AuditEvent(
                 "refresh_token_reused", userID: userID, clientID: clientID, sessionID: sessionID,
@@ -128,14 +127,17 @@ public struct SessionStore: Sendable {
     public func live(userID: UUID, idleLifetime: Int) async throws -> [SessionSummary] {
         let rows = try await database.query(
             """
-            SELECT s.id, s.client_id, s.scope, s.created_at, s.last_used_at, s.expires_at
+            SELECT \(unescaped: SessionRow.columns)
             FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.user_id = \(userID) AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
             ORDER BY s.created_at DESC
             """, logger: logger)
         var sessions: [SessionSummary] = []
-        for try await (id, clientID, scope, created, used, expires) in rows.decode((UUID, String, String, Date, Date, Date).self) {
-            sessions.append(SessionSummary(id: id, clientID: clientID, scope: scope, createdAt: created, lastUsedAt: used, expiresAt: expires))
+        for try await row in rows {
+            let session = try SessionRow(row.makeRandomAccess())
+            sessions.append(SessionSummary(
+                id: session.id, clientID: session.clientID, scope: session.scope, createdAt: session.createdAt,
+                lastUsedAt: session.lastUsedAt, expiresAt: session.expiresAt))
         }
         return sessions
     }
@@ -156,21 +158,28 @@ extension SessionStore {
     public func current(sessionID: UUID, counter: Int64, idleLifetime: Int) async throws -> Current? {
         let rows = try await database.query(
             """
-            SELECT s.user_id, s.client_id, s.scope, s.created_at, s.expires_at, s.auth_time
+            SELECT \(unescaped: SessionRow.columns)
             FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id = \(sessionID) AND s.refresh_counter = \(counter)
               AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
             """, logger: logger)
-        for try await (user, client, scope, created, expires, authTime) in rows.decode((UUID, String, String, Date, Date, Date).self) {
-            return Current(userID: user, clientID: client, scope: scope, createdAt: created, expiresAt: expires, authTime: authTime)
+        for try await row in rows {
+            let session = try SessionRow(row.makeRandomAccess())
+            return Current(
+                userID: session.userID, clientID: session.clientID, scope: session.scope, createdAt: session.createdAt,
+                expiresAt: session.expiresAt, authTime: session.authTime)
         }
         return nil
     }
 
     /// The owner of a session (live or not), or nil if there is no such session.
     public func owner(sessionID: UUID) async throws -> (userID: UUID, clientID: String)? {
-        let rows = try await database.query("SELECT user_id, client_id FROM sessions WHERE id = \(sessionID)", logger: logger)
-        for try await (user, client) in rows.decode((UUID, String).self) { return (user, client) }
+        let rows = try await database.query(
+            "SELECT \(unescaped: SessionRow.columns) FROM sessions s WHERE s.id = \(sessionID)", logger: logger)
+        for try await row in rows {
+            let session = try SessionRow(row.makeRandomAccess())
+            return (session.userID, session.clientID)
+        }
         return nil
     }
 }
