@@ -46,13 +46,13 @@ public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .
     let oauth = router.group()
         .add(middleware: perAddress)
         .add(middleware: deadline)
-        .add(middleware: OAuthErrorMiddleware())
+        .add(middleware: ErrorDialectMiddleware<SignetRequestContext, OAuthDialect>())
     let failedLogins = TokenBuckets(
         capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds),
         maximumKeys: limits.maximumTrackedAddresses, clock: clock)
     oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
-    router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: BearerErrorMiddleware())
+    router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: ErrorDialectMiddleware<SignetRequestContext, BearerDialect>())
         .add(middleware: BearerAuthenticator(services: services, audience: .any))
         .addRoutes(UserinfoController().endpoints)
     return router

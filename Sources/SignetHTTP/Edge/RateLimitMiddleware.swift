@@ -14,7 +14,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
     ) async throws -> Response {
         if let wait = buckets.take(context.limitKey) {
-            return OAuthErrorMiddleware<SignetRequestContext>.response(
+            return OAuthDialect.response(
                 for: SignetError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
         }
         return try await next(request, context)

@@ -3,18 +3,10 @@ import HTTPTypes
 import Hummingbird
 import SignetCore
 
-/// Renders every refusal of the OAuth endpoints in the RFC 6749 §5.2 shape, in one place:
+/// The refusals of the OAuth endpoints in the RFC 6749 §5.2 shape, in one place:
 /// `{"error": …, "error_description": …}` with the status of its kind, `Retry-After` when known,
 /// and the Basic challenge for failed client authentication (§5.2 `invalid_client`).
-struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as SignetError {
-            return Self.response(for: error)
-        }
-    }
-
+enum OAuthDialect: ErrorDialect {
     static func response(for error: SignetError) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
         if error.code == .invalidClient {

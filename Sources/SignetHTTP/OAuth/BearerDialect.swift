@@ -8,18 +8,10 @@ extension SignetError {
     static let bearerTokenRequired = SignetError(.invalidRequest, "a bearer token is required", kind: .unauthenticated)
 }
 
-/// Renders the refusals of bearer-protected endpoints (RFC 6750 §3), in one place: the JSON body
-/// and the `WWW-Authenticate: Bearer` challenge, with `error` and `error_description` unless no
-/// token was presented at all, and the `scope` a token lacks.
-struct BearerErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as SignetError {
-            return Self.response(for: error)
-        }
-    }
-
+/// The refusals of bearer-protected endpoints (RFC 6750 §3), in one place: the JSON body and the
+/// `WWW-Authenticate: Bearer` challenge, with `error` and `error_description` unless no token was
+/// presented at all, and the `scope` a token lacks.
+enum BearerDialect: ErrorDialect {
     static func response(for error: SignetError) -> Response {
         var challenge = #"Bearer realm="signet""#
         if error != .bearerTokenRequired {
