@@ -16,7 +16,7 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
     let registry = PrometheusCollectorRegistry()
     let metrics = SignetMetrics(factory: PrometheusMetricsFactory(registry: registry))
     let services = try TokenServices(environment: try SignetEnvironment(settings: settings, logger: logger, metrics: metrics))
-    let limits = ListenerLimits(settings: settings, logger: logger)
+    let limits = ListenerLimits(settings: settings, descriptorLimit: ListenerLimits.raiseDescriptorLimit(), logger: logger)
     let admin = Application(
         router: try buildAdminRouter(services, metrics: registry),
         server: limits.server(logger: logger),

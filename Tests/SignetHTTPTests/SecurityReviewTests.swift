@@ -183,7 +183,11 @@ struct SecurityReviewTests {
             let token = try await t.login("una", client: "web").accessToken
             try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
                 #expect(try await client.introspect(token, basic: ("api", resourceSecret))["active"] as? Bool == true)
-                #expect(try await t.services.clients.store.delete(clientID: "web"))
+                #expect(try await t.services.clients.delete(clientID: "web", origin: .commandLine))
+                let recorded: [String] = try await t.database.column(
+                    "SELECT client_id || ' ' || (detail->>'actor') FROM audit_events WHERE type = 'client_deleted'")
+                #expect(recorded == ["web cli"], "the deletion is audited with its actor")
+                #expect(try await t.services.clients.delete(clientID: "web", origin: .commandLine) == false)
                 await t.database.changes.changedEverything()
                 #expect(try await client.introspect(token, basic: ("api", resourceSecret))["active"] as? Bool == false)
                 let userinfo = try await client.execute(uri: "/userinfo", method: .get, headers: [.authorization: "Bearer \(token)"])

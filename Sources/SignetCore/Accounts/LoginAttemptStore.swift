@@ -70,11 +70,6 @@ public struct LoginAttemptStore: Sendable {
         return false
     }
 
-    /// Records a refused attempt (the failure itself was counted when it was reserved).
-    public func failed(_ event: AuditEvent) async throws {
-        try await AuditLog(database: database).record(event)
-    }
-
     /// Replaces a hash made with outdated parameters, only if it is still the one that was verified
     /// (a concurrent password change wins). Does not end any token: the password is the same.
     public func upgradeHash(of attempt: inout LoginAttempt, to newHash: String) async throws {

@@ -136,7 +136,7 @@ public struct UserAccounts: Sendable {
             // What was typed is kept only when it names an account: a password typed into the
             // username box must not stay in the audit trail.
             if let attempt { event.detail["username"] = attempt.user.username }
-            try await attempts.failed(event)
+            try await audit.record(event)
         }
         return result
     }
@@ -156,7 +156,7 @@ public struct UserAccounts: Sendable {
         let failure = AuditEvent(
             "login_failed", userID: attempt.user.id, clientID: event.clientID, remoteAddress: event.remoteAddress,
             detail: ["reason": Rejection.superseded.rawValue, "username": attempt.user.username])
-        try await attempts.failed(failure)
+        try await audit.record(failure)
         return false
     }
 

@@ -51,8 +51,3 @@ public struct Username: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
-    }
-}

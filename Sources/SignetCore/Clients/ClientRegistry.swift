@@ -110,9 +110,7 @@ public struct ClientRegistry: Sendable {
     /// Removes a client, and with it its sessions and every token it holds; records
     /// `client_deleted` with `origin`. Whether it existed.
     public func delete(clientID: String, origin: RequestOrigin) async throws -> Bool {
-        guard try await store.delete(clientID: clientID) else { return false }
-        try await audit.record(origin.event("client_deleted", clientID: clientID))
-        return true
+        try await store.delete(clientID: clientID, event: origin.event("client_deleted", clientID: clientID))
     }
 
     /// The client these credentials prove, or ``SignetError/invalidClient``.

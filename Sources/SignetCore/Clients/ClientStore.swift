@@ -40,8 +40,20 @@ public struct ClientStore: Sendable {
     }
 
     /// Deletes the client; its sessions go with it (foreign key cascade). Whether it existed.
-    public func delete(clientID: String) async throws -> Bool {
-        try await database.changed(.clients, by: "DELETE FROM clients WHERE client_id = \(clientID) RETURNING client_id", logger: logger)
+    /// Deletes the client (its sessions go with it) and records `event`, in one statement.
+    /// Whether it existed.
+    public func delete(clientID: String, event: AuditEvent) async throws -> Bool {
+        try await database.changed(
+            .clients,
+            by: """
+                WITH deleted AS (DELETE FROM clients WHERE client_id = \(clientID) RETURNING client_id),
+                audit AS (
+                    \(unescaped: AuditLog.insert)
+                    SELECT \(event.type), NULL::uuid, client_id, NULL::uuid, \(event.remoteAddress), \(event.detailJSON)::jsonb
+                    FROM deleted
+                )
+                SELECT client_id FROM deleted
+                """, logger: logger)
     }
 
     public func list(after: String? = nil, limit: Int = 100) async throws -> [Client] {

@@ -49,11 +49,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     /// `sub_type` existed (at most one access-token lifetime old) fall back to the session and
     /// `sub` ≠ `client_id`.
     public var userID: UUID? {
-        switch sub_type {
-        case .user: UUID(uuidString: sub)
-        case .client: nil
-        case nil: sid != nil || sub != client_id ? UUID(uuidString: sub) : nil
-        }
+        isUserToken ? UUID(uuidString: sub) : nil
     }
 
     /// Whether this token speaks for a user (even if its `sub` is not a valid user id).

@@ -7,7 +7,6 @@ import Logging
 public struct TokenGrants: Sendable {
     let users: UserAccounts
     let sessions: SessionStore
-    let audit: AuditLog
     let issuer: TokenIssuer
     let masterKey: MasterKey
     let lifetimes: Settings.Lifetimes
@@ -16,12 +15,11 @@ public struct TokenGrants: Sendable {
     let logger: Logger
 
     public init(
-        users: UserAccounts, sessions: SessionStore, audit: AuditLog, issuer: TokenIssuer, masterKey: MasterKey,
+        users: UserAccounts, sessions: SessionStore, issuer: TokenIssuer, masterKey: MasterKey,
         settings: Settings, metrics: SignetMetrics = .none, logger: Logger
     ) {
         self.users = users
         self.sessions = sessions
-        self.audit = audit
         self.issuer = issuer
         self.masterKey = masterKey
         self.lifetimes = settings.lifetimes

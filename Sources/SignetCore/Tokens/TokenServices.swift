@@ -26,7 +26,7 @@ public struct TokenServices: Sendable {
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit, changes: database.changes)
         sessions = SessionStore(database: database)
         grants = TokenGrants(
-            users: environment.users, sessions: sessions, audit: audit,
+            users: environment.users, sessions: sessions,
             issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, metrics: environment.metrics, logger: logger)
         verifier = TokenVerifier(keys: keys, settings: settings, database: database)
         revocations = Revocations(

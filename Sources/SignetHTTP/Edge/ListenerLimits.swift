@@ -27,7 +27,7 @@ struct ListenerLimits: Sendable {
     /// sockets, event loops, files and logs.
     static let reservedDescriptors = 128
 
-    init(settings: Settings, descriptorLimit: Int = ListenerLimits.raiseDescriptorLimit(), logger: Logger) {
+    init(settings: Settings, descriptorLimit: Int, logger: Logger) {
         idleTimeout = .seconds(Int64(settings.http.idleTimeoutSeconds))
         readTimeout = .seconds(Int64(settings.http.readTimeoutSeconds))
         // Both listeners together, plus NIO's accept batch of up to 4 beyond each cap.

@@ -35,12 +35,6 @@ public enum RequestID {
     private static let counter = Atomic<Int>(0)
 }
 
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}
-
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-Id")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
