@@ -43,18 +43,34 @@ public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .
     let limits = settings.rateLimits
     let perAddress = RateLimitMiddleware(buckets: TokenBuckets(
         capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses, clock: clock))
+    // Each group renders its refusals in its own dialect, the per-address limit's too.
     let oauth = router.group()
+        .add(middleware: ErrorDialectMiddleware<SignetRequestContext, OAuthDialect>(OAuthDialect()))
         .add(middleware: perAddress)
         .add(middleware: deadline)
-        .add(middleware: ErrorDialectMiddleware<SignetRequestContext, OAuthDialect>())
     let failedLogins = TokenBuckets(
         capacity: limits.failedLoginBurst, refillPerSecond: 1 / Double(limits.failedLoginRefillSeconds),
         maximumKeys: limits.maximumTrackedAddresses, clock: clock)
     oauth.addRoutes(TokenController(services: services, failedLogins: failedLogins).endpoints)
     oauth.addRoutes(TokenManagementController(services: services).endpoints)
-    router.group().add(middleware: perAddress).add(middleware: deadline).add(middleware: ErrorDialectMiddleware<SignetRequestContext, BearerDialect>())
+    router.group()
+        .add(middleware: ErrorDialectMiddleware<SignetRequestContext, BearerDialect>(BearerDialect()))
+        .add(middleware: perAddress)
+        .add(middleware: deadline)
         .add(middleware: BearerAuthenticator(services: services, audience: .any))
         .addRoutes(UserinfoController().endpoints)
+    // Browser sign-in: pages, and refusals that cannot go back to the application as pages too.
+    let pages = try PageRenderer(overrides: settings.browser.templatesDirectory)
+    let csrf = CSRFGuard(masterKey: services.masterKey, settings: settings)
+    let cookies = BrowserCookies(settings: settings)
+    router.addRoutes(AssetsController().endpoints)
+    let browser = router.group()
+        .add(middleware: ErrorDialectMiddleware<SignetRequestContext, HTMLDialect>(HTMLDialect(pages: pages)))
+        .add(middleware: perAddress)
+        .add(middleware: deadline)
+    browser.addRoutes(AuthorizeController(
+        services: services, pages: pages, csrf: csrf, cookies: cookies, failedLogins: failedLogins).endpoints)
+    browser.addRoutes(LogoutController(services: services, pages: pages, csrf: csrf, cookies: cookies).endpoints)
     return router
 }
 
@@ -79,10 +95,10 @@ public func buildAdminRouter(
     }
     let limits = settings.rateLimits
     router.group()
+        .add(middleware: AdminErrorMiddleware())
         .add(middleware: RateLimitMiddleware(buckets: TokenBuckets(
             capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses)))
         .add(middleware: DeadlineMiddleware(deadline: .seconds(settings.http.requestTimeoutSeconds)))
-        .add(middleware: AdminErrorMiddleware())
         // Admin calls need a token meant for the admin API (its own audience, which only clients
         // registered with it obtain) whose user may use the admin role.
         .add(middleware: BearerAuthenticator(services: services, audience: .exactly(services.environment.settings.adminAudience)))

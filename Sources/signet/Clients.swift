@@ -21,6 +21,13 @@ struct Clients: AsyncParsableCommand {
         var scopes: [String] = []
         @Option(help: "The aud claim of this client's access tokens (default: the issuer).") var audience: String?
         @Option(help: "A human-readable name.") var name: String?
+        @Option(name: .customLong("redirect-uri"), help: "Where browser sign-in may return (repeatable; required with authorization_code).")
+        var redirectURIs: [String] = []
+        @Option(name: .customLong("post-logout-redirect-uri"), help: "Where logout may return (repeatable).")
+        var postLogoutRedirectURIs: [String] = []
+        @Flag(help: "A first-party application: its users are not asked to consent.") var skipConsent = false
+        @Flag(help: "Do not require PKCE of a confidential client (public clients always need it).") var noRequirePkce = false
+        @Option(help: "Algorithm of this client's ID tokens: RS256 (default) or ES256.") var idTokenAlg: String = "RS256"
 
         func validate() throws {
             guard !grants.isEmpty else { throw ValidationError("name at least one --grant") }
@@ -30,6 +37,7 @@ struct Clients: AsyncParsableCommand {
             guard let method = ClientAuthMethod(rawValue: authMethod), method != .none else {
                 throw ValidationError("--auth-method must be client_secret_basic or client_secret_post (use --public for none)")
             }
+            guard idTokenAlg == "RS256" || idTokenAlg == "ES256" else { throw ValidationError("--id-token-alg must be RS256 or ES256") }
         }
 
         func run() async throws {
@@ -37,7 +45,9 @@ struct Clients: AsyncParsableCommand {
                 clientID: clientID, clientName: name,
                 authMethod: `public` ? .none : ClientAuthMethod(rawValue: authMethod) ?? .clientSecretBasic,
                 grantTypes: grants.compactMap(GrantType.init(rawValue:)),
-                scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience)
+                scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience, redirectURIs: redirectURIs,
+                postLogoutRedirectURIs: postLogoutRedirectURIs, requirePKCE: noRequirePkce ? false : nil, skipConsent: skipConsent,
+                idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256)
             let (client, secret) = try await TokenServices.withStarted(options) { services in
                 try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
             }
@@ -49,6 +59,11 @@ struct Clients: AsyncParsableCommand {
             print("token_endpoint_auth_method: \(client.authMethod.rawValue)")
             print("grant_types: \(client.grantTypes.map(\.rawValue).joined(separator: " "))")
             print("scope: \(client.scopes.joined(separator: " "))")
+            if !client.redirectURIs.isEmpty {
+                print("redirect_uris: \(client.redirectURIs.joined(separator: " "))")
+                print("require_pkce: \(client.requirePKCE)")
+                print("skip_consent: \(client.skipConsent)")
+            }
         }
     }
 }

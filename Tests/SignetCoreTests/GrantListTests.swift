@@ -31,6 +31,6 @@ struct GrantListTests {
     }
 
     @Test func messagesNameEveryGrant() {
-        #expect(GrantType.names == "password, refresh_token, client_credentials")
+        #expect(GrantType.names == "password, refresh_token, client_credentials, authorization_code")
     }
 }

@@ -36,8 +36,11 @@ public struct LoginAttemptStore: Sendable {
     /// Completes a verified attempt: only if the user still has the verified hash, generation and
     /// roles, is enabled, and neither the account nor the source was locked by another attempt.
     /// Then clears the failure counts, creates `session` (if any) under the verified generation
-    /// and records `event` — all in one statement. Whether it succeeded.
-    public func complete(_ attempt: LoginAttempt, session: NewSession?, event: AuditEvent) async throws -> Bool {
+    /// and records `event` — all in one statement. `browserSession` (a browser sign-in) is
+    /// created the same way. Whether it succeeded.
+    public func complete(
+        _ attempt: LoginAttempt, session: NewSession?, browserSession: NewBrowserSession? = nil, event: AuditEvent
+    ) async throws -> Bool {
         let session = session.map { [$0] } ?? []
         let rows = try await database.query(
             """
@@ -59,9 +62,16 @@ public struct LoginAttemptStore: Sendable {
                        now(), now(), now() + make_interval(secs => \(session.first?.absoluteLifetime ?? 0)), v.token_generation
                 FROM verified v WHERE \(!session.isEmpty)
                 RETURNING id
+            ), browser AS (
+                INSERT INTO browser_sessions (id, secret_hash, user_id, user_generation, auth_time, amr, expires_at)
+                SELECT \(browserSession?.id), \(browserSession?.secret.hash), v.id, v.token_generation, \(browserSession?.authTime),
+                       \(browserSession?.amr ?? []), now() + make_interval(secs => \(browserSession?.absoluteLifetime ?? 0)::int)
+                FROM verified v WHERE \(browserSession != nil)
+                RETURNING id
             ), audit AS (
                 \(unescaped: AuditLog.insert)
-                SELECT \(event.type), id, \(event.clientID), \(session.first?.id), \(event.remoteAddress), \(event.detailJSON)::jsonb
+                SELECT \(event.type), id, \(event.clientID), \(session.first?.id ?? browserSession?.id), \(event.remoteAddress),
+                       \(event.detailJSON)::jsonb
                 FROM verified
             )
             SELECT id FROM verified

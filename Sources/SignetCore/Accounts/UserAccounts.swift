@@ -151,11 +151,15 @@ public struct UserAccounts: Sendable {
     /// Turns a verified attempt into a login: clears its failure counts and creates `session` (if
     /// any), only if the account is still exactly as verified. Whether it did; when it did not,
     /// the attempt is recorded as `superseded` and callers refuse it like invalid credentials.
-    public func complete(_ attempt: LoginAttempt, session: NewSession?, event: AuditEvent) async throws -> Bool {
-        if try await attempts.complete(attempt, session: session, event: event) { return true }
+    public func complete(
+        _ attempt: LoginAttempt, session: NewSession?, browserSession: NewBrowserSession? = nil, event: AuditEvent
+    ) async throws -> Bool {
+        if try await attempts.complete(attempt, session: session, browserSession: browserSession, event: event) { return true }
+        var detail = event.detail
+        detail["reason"] = Rejection.superseded.rawValue
+        detail["username"] = attempt.user.username
         let failure = AuditEvent(
-            "login_failed", userID: attempt.user.id, clientID: event.clientID, remoteAddress: event.remoteAddress,
-            detail: ["reason": Rejection.superseded.rawValue, "username": attempt.user.username])
+            "login_failed", userID: attempt.user.id, clientID: event.clientID, remoteAddress: event.remoteAddress, detail: detail)
         try await audit.record(failure)
         return false
     }

@@ -20,7 +20,42 @@ public struct Client: Sendable, Equatable {
     /// Overrides of the configured lifetimes; a client may only shorten them.
     public var accessTokenLifetime: Int?
     public var refreshTokenLifetime: Int?
+    /// Where the authorization endpoint may send the browser back (matched byte for byte).
+    public var redirectURIs: [String]
+    /// Where RP-initiated logout may send the browser afterwards (matched byte for byte).
+    public var postLogoutRedirectURIs: [String]
+    /// Whether an authorization request must carry a PKCE challenge (always for public clients).
+    public var requirePKCE: Bool
+    /// A first-party application whose users are not asked to consent.
+    public var skipConsent: Bool
+    /// The algorithm of this client's ID tokens (`RS256` unless it registered `ES256`).
+    public var idTokenAlgorithm: SigningAlgorithm
     public var createdAt: Date
+
+    public init(
+        clientID: String, clientName: String?, authMethod: ClientAuthMethod, grantTypes: [GrantType], scopes: [String],
+        audience: String?, accessTokenLifetime: Int?, refreshTokenLifetime: Int?, redirectURIs: [String] = [],
+        postLogoutRedirectURIs: [String] = [], requirePKCE: Bool = true, skipConsent: Bool = false,
+        idTokenAlgorithm: SigningAlgorithm = .rs256, createdAt: Date
+    ) {
+        self.clientID = clientID
+        self.clientName = clientName
+        self.authMethod = authMethod
+        self.grantTypes = grantTypes
+        self.scopes = scopes
+        self.audience = audience
+        self.accessTokenLifetime = accessTokenLifetime
+        self.refreshTokenLifetime = refreshTokenLifetime
+        self.redirectURIs = redirectURIs
+        self.postLogoutRedirectURIs = postLogoutRedirectURIs
+        self.requirePKCE = requirePKCE || authMethod == .none
+        self.skipConsent = skipConsent
+        self.idTokenAlgorithm = idTokenAlgorithm
+        self.createdAt = createdAt
+    }
+
+    /// The name shown to users: the registered name, else the id.
+    public var displayName: String { clientName ?? clientID }
 
     public var isConfidential: Bool { authMethod != .none }
 

@@ -35,12 +35,25 @@ public struct ClientRegistry: Sendable {
         public var audience: String?
         public var accessTokenLifetime: Int?
         public var refreshTokenLifetime: Int?
+        public var redirectURIs: [String]
+        public var postLogoutRedirectURIs: [String]
+        /// `nil`: the default (true).
+        public var requirePKCE: Bool?
+        public var skipConsent: Bool
+        public var idTokenAlgorithm: SigningAlgorithm
 
         public init(
             clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
             grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
-            accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil
+            accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil, redirectURIs: [String] = [],
+            postLogoutRedirectURIs: [String] = [], requirePKCE: Bool? = nil, skipConsent: Bool = false,
+            idTokenAlgorithm: SigningAlgorithm = .rs256
         ) {
+            self.redirectURIs = redirectURIs
+            self.postLogoutRedirectURIs = postLogoutRedirectURIs
+            self.requirePKCE = requirePKCE
+            self.skipConsent = skipConsent
+            self.idTokenAlgorithm = idTokenAlgorithm
             self.clientID = clientID
             self.clientName = clientName
             self.authMethod = authMethod
@@ -86,6 +99,17 @@ public struct ClientRegistry: Sendable {
         if let seconds = request.refreshTokenLifetime, !(60...lifetimes.refreshAbsoluteSeconds).contains(seconds) {
             throw SignetError.invalid(field: "refresh_token_lifetime", reason: "must be 60...\(lifetimes.refreshAbsoluteSeconds) seconds")
         }
+        try RedirectURI.validate(request.redirectURIs, field: "redirect_uris")
+        try RedirectURI.validate(request.postLogoutRedirectURIs, field: "post_logout_redirect_uris")
+        if request.grantTypes.contains(.authorizationCode) && request.redirectURIs.isEmpty {
+            throw SignetError.invalid(field: "redirect_uris", reason: "are required for the authorization_code grant")
+        }
+        if request.authMethod == .none && request.requirePKCE == false {
+            throw SignetError.invalid(field: "require_pkce", reason: "cannot be false for a public client")
+        }
+        guard [.rs256, .es256].contains(request.idTokenAlgorithm) else {
+            throw SignetError.invalid(field: "id_token_signed_response_alg", reason: "must be RS256 or ES256")
+        }
         let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
         let client = try await store.create(
             Client(
@@ -93,7 +117,9 @@ public struct ClientRegistry: Sendable {
                 grantTypes: Array(Set(request.grantTypes)).sorted { $0.rawValue < $1.rawValue },
                 scopes: Scope.unique(request.scopes), audience: request.audience,
                 accessTokenLifetime: request.accessTokenLifetime, refreshTokenLifetime: request.refreshTokenLifetime,
-                createdAt: Date()),
+                redirectURIs: request.redirectURIs, postLogoutRedirectURIs: request.postLogoutRedirectURIs,
+                requirePKCE: request.requirePKCE ?? true, skipConsent: request.skipConsent,
+                idTokenAlgorithm: request.idTokenAlgorithm, createdAt: Date()),
             secretHash: secret.map(hash))
         var event = actor ?? AuditEvent("client_created")
         event.type = "client_created"

@@ -17,10 +17,13 @@ public struct ClientStore: Sendable {
             let rows = try await database.query(
                 """
                 INSERT INTO clients (client_id, client_name, secret_hash, token_endpoint_auth_method, grant_types, scopes,
-                                     audience, access_token_lifetime_seconds, refresh_token_lifetime_seconds)
+                                     audience, access_token_lifetime_seconds, refresh_token_lifetime_seconds,
+                                     redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent,
+                                     id_token_signed_response_alg)
                 VALUES (\(new.clientID), \(new.clientName), \(secretHash), \(new.authMethod.rawValue),
                         \(new.grantTypes.map(\.rawValue)), \(new.scopes), \(new.audience),
-                        \(new.accessTokenLifetime), \(new.refreshTokenLifetime))
+                        \(new.accessTokenLifetime), \(new.refreshTokenLifetime), \(new.redirectURIs),
+                        \(new.postLogoutRedirectURIs), \(new.requirePKCE), \(new.skipConsent), \(new.idTokenAlgorithm.rawValue))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw SignetError.clientNotFound }
@@ -67,16 +70,26 @@ public struct ClientStore: Sendable {
 
     private static let columns = """
         client_id, client_name, token_endpoint_auth_method, grant_types, scopes, audience,
-        access_token_lifetime_seconds, refresh_token_lifetime_seconds, created_at, secret_hash
+        access_token_lifetime_seconds, refresh_token_lifetime_seconds, created_at, secret_hash,
+        redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent, id_token_signed_response_alg
         """
 
     private static func decode(_ rows: PostgresRowSequence) -> some AsyncSequence<(client: Client, secretHash: String?), any Error> {
-        rows.decode((String, String?, String, [String], [String], String?, Int?, Int?, Date, String?).self).map { row in
+        rows.map { row in
+            let cells = row.makeRandomAccess()
             let client = Client(
-                clientID: row.0, clientName: row.1, authMethod: ClientAuthMethod(rawValue: row.2) ?? .clientSecretBasic,
-                grantTypes: row.3.compactMap(GrantType.init(rawValue:)), scopes: row.4, audience: row.5,
-                accessTokenLifetime: row.6, refreshTokenLifetime: row.7, createdAt: row.8)
-            return (client, row.9)
+                clientID: try cells["client_id"].decode(String.self), clientName: try cells["client_name"].decode(String?.self),
+                authMethod: ClientAuthMethod(rawValue: try cells["token_endpoint_auth_method"].decode(String.self)) ?? .clientSecretBasic,
+                grantTypes: try cells["grant_types"].decode([String].self).compactMap(GrantType.init(rawValue:)),
+                scopes: try cells["scopes"].decode([String].self), audience: try cells["audience"].decode(String?.self),
+                accessTokenLifetime: try cells["access_token_lifetime_seconds"].decode(Int?.self),
+                refreshTokenLifetime: try cells["refresh_token_lifetime_seconds"].decode(Int?.self),
+                redirectURIs: try cells["redirect_uris"].decode([String].self),
+                postLogoutRedirectURIs: try cells["post_logout_redirect_uris"].decode([String].self),
+                requirePKCE: try cells["require_pkce"].decode(Bool.self), skipConsent: try cells["skip_consent"].decode(Bool.self),
+                idTokenAlgorithm: SigningAlgorithm(rawValue: try cells["id_token_signed_response_alg"].decode(String.self)) ?? .rs256,
+                createdAt: try cells["created_at"].decode(Date.self))
+            return (client, try cells["secret_hash"].decode(String?.self))
         }
     }
 }

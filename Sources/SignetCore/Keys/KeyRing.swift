@@ -70,8 +70,8 @@ public final class KeyRing: Service, Sendable {
     public func reload() async throws -> KeySet {
         // Nothing is created or loaded with a master key the database was not set up with.
         try await verifyMasterKey()
-        if try await store.ensureCurrentAndNext(make: makeKey) {
-            logger.notice("created signing keys", metadata: ["alg": "\(settings.keys.algorithm.rawValue)"])
+        if try await store.ensureCurrentAndNext(algorithms: algorithms, make: makeKey) {
+            logger.notice("created signing keys", metadata: ["alg": "\(algorithms.map(\.rawValue).joined(separator: " "))"])
         }
         let keys = try await build(from: try await store.published())
         state.withLock { $0 = keys }
@@ -86,16 +86,25 @@ public final class KeyRing: Service, Sendable {
         force: Bool = false, expectedCurrent: String? = nil, origin: RequestOrigin = RequestOrigin(actor: "schedule")
     ) async throws -> KeyStore.RotationResult {
         let result = try await store.rotate(
+            algorithms: algorithms,
             expectedCurrent: expectedCurrent,
             minimumNextAge: force ? 0 : settings.keys.jwksMaxAgeSeconds,
             retiredPublishSeconds: retiredPublishSeconds,
-            newNext: try makeKey())
+            make: makeKey)
         if case .rotated(let current, let next) = result {
             logger.notice("rotated signing keys", metadata: ["current": "\(current)", "next": "\(next)"])
             try await audit.record(origin.event("keys_rotated", detail: ["current": current, "next": next]))
         }
         try await reload()
         return result
+    }
+
+    /// Every algorithm with its own key lifecycle: the access tokens' (first), and the two ID
+    /// tokens may be signed with (RS256, which OpenID Connect requires, and ES256).
+    var algorithms: [SigningAlgorithm] {
+        var list = [settings.keys.algorithm]
+        for algorithm in [SigningAlgorithm.rs256, .es256] where !list.contains(algorithm) { list.append(algorithm) }
+        return list
     }
 
     /// How long a retired key stays in the JWKS: the access-token lifetime (clients may only shorten it) plus leeway and
@@ -143,7 +152,7 @@ public final class KeyRing: Service, Sendable {
 
     /// One maintenance pass: rotate if the current key is due, then reload.
     public func maintain() async throws {
-        let current = try await store.currentActivation()
+        let current = try await store.currentActivation(of: settings.keys.algorithm)
         if let current { metrics.signingKeyAge(seconds: Date().timeIntervalSince(current.activatedAt)) }
         if let (kid, activatedAt) = current,
            activatedAt.addingTimeInterval(TimeInterval(settings.keys.rotationIntervalSeconds)) <= Date()
@@ -154,8 +163,8 @@ public final class KeyRing: Service, Sendable {
         }
     }
 
-    private func makeKey() throws -> NewSigningKey {
-        let key = try SigningKeyMaterial.generate(settings.keys.algorithm)
+    private func makeKey(_ algorithm: SigningAlgorithm) throws -> NewSigningKey {
+        let key = try SigningKeyMaterial.generate(algorithm)
         let jwk = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
         return NewSigningKey(kid: key.kid, algorithm: key.algorithm, sealed: try key.sealed(with: box), publicJWK: jwk)
     }
@@ -164,26 +173,26 @@ public final class KeyRing: Service, Sendable {
         let collection = JWTKeyCollection()
         var jwks: [PublicJWK] = []
         var algorithms: [String: SigningAlgorithm] = [:]
-        var current: StoredSigningKey?, next: String?
+        var currents: [SigningAlgorithm: String] = [:], next: String?
         for row in stored {
             let key = try SigningKeyMaterial.unseal(row.sealedPrivateKey, kid: row.kid, algorithm: row.algorithm, with: box)
             try await key.add(to: collection)
             jwks.append(key.publicJWK)
             algorithms[row.kid] = row.algorithm
             switch row.state {
-            case .current: current = row
-            case .next: next = row.kid
+            case .current: currents[row.algorithm] = row.kid
+            case .next: if row.algorithm == settings.keys.algorithm { next = row.kid }
             case .retired: break
             }
         }
         _ = await collection.clearDefault()
-        guard let current else { throw KeyRingError.noCurrentKey }
+        guard let current = currents[settings.keys.algorithm] else { throw KeyRingError.noCurrentKey }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = try encoder.encode(["keys": jwks])
         let etag = "\"" + Data(SHA256.hash(data: body)).prefix(16).base64URLEncodedString() + "\""
         return KeySet(
-            currentKid: current.kid, currentAlgorithm: current.algorithm, nextKid: next, algorithms: algorithms,
+            currentKid: current, currentAlgorithm: settings.keys.algorithm, nextKid: next, currentKids: currents, algorithms: algorithms,
             collection: collection, jwks: body, etag: etag)
     }
 }

@@ -11,6 +11,8 @@ public struct KeySet: Sendable {
     public let currentKid: String
     public let currentAlgorithm: SigningAlgorithm
     public let nextKid: String?
+    /// The current kid of every algorithm with a lifecycle (ID tokens sign with these).
+    public let currentKids: [SigningAlgorithm: String]
     /// kid → algorithm of every published key; a token whose header disagrees is refused.
     public let algorithms: [String: SigningAlgorithm]
     /// Holds only the published keys and no default, so an unknown kid fails (never a fallback).

@@ -37,96 +37,117 @@ public struct KeyStore: Sendable {
         return keys
     }
 
-    /// Makes sure a current and a next key exist, creating them with `make` when missing.
-    /// Returns whether it created any.
+    /// Makes sure each of `algorithms` has a current and a next key, creating them with `make`
+    /// when missing. Returns whether it created any.
     @discardableResult
-    public func ensureCurrentAndNext(make: () throws -> NewSigningKey) async throws -> Bool {
+    public func ensureCurrentAndNext(
+        algorithms: [SigningAlgorithm], make: (SigningAlgorithm) throws -> NewSigningKey
+    ) async throws -> Bool {
         try await database.withTransaction(logger: logger) { connection in
             try await Self.lock(connection, logger: logger)
             var states: Set<String> = []
-            for try await state in try await connection.query(
-                "SELECT state FROM signing_keys WHERE state IN ('current', 'next')", logger: logger
-            ).decode(String.self) {
-                states.insert(state)
+            for try await (alg, state) in try await connection.query(
+                "SELECT alg, state FROM signing_keys WHERE state IN ('current', 'next')", logger: logger
+            ).decode((String, String).self) {
+                states.insert(alg + "/" + state)
             }
-            if !states.contains("current") {
-                if states.contains("next") {
-                    try await connection.query(
-                        "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next'", logger: logger)
-                } else {
-                    try await Self.insert(try make(), state: "current", on: connection, logger: logger)
+            var created = false
+            for algorithm in algorithms {
+                let alg = algorithm.rawValue
+                let hasCurrent = states.contains(alg + "/current"), hasNext = states.contains(alg + "/next")
+                if !hasCurrent {
+                    if hasNext {
+                        try await connection.query(
+                            "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next' AND alg = \(alg)",
+                            logger: logger)
+                    } else {
+                        try await Self.insert(try make(algorithm), state: "current", on: connection, logger: logger)
+                    }
+                }
+                if !hasNext || !hasCurrent {
+                    try await Self.insert(try make(algorithm), state: "next", on: connection, logger: logger)
+                    created = true
                 }
             }
-            if !states.contains("next") || !states.contains("current") {
-                try await Self.insert(try make(), state: "next", on: connection, logger: logger)
-                return true
-            }
-            return false
+            return created
         }
     }
 
     /// The outcome of a rotation request.
     public enum RotationResult: Sendable, Equatable {
+        /// `current` and `next` are the kids of the first algorithm rotated (the access tokens').
         case rotated(current: String, next: String)
         /// Another node rotated first: the current key is no longer `expectedCurrent`.
         case alreadyRotated(current: String)
-        /// The next key was published too recently for JWKS caches to know it yet.
+        /// A next key was published too recently for JWKS caches to know it yet.
         case nextTooNew(publishedSeconds: Int)
     }
 
-    /// Retires the current key (published `retiredPublishSeconds` longer), promotes the next one,
-    /// stores `newNext`, and drops retired keys whose tokens have all expired.
+    /// For each of `algorithms` (the first decides `expectedCurrent` and the answer): retires the
+    /// current key (published `retiredPublishSeconds` longer), promotes the next one, stores a new
+    /// next key from `make`; then drops retired keys whose tokens have all expired.
     ///
     /// - Parameters:
-    ///   - expectedCurrent: rotate only if this is still the current kid (automatic rotation).
-    ///   - minimumNextAge: refuse when the next key is younger than this (caches would miss it).
+    ///   - expectedCurrent: rotate only if this is still the first algorithm's current kid.
+    ///   - minimumNextAge: refuse when a next key is younger than this (caches would miss it).
     public func rotate(
+        algorithms: [SigningAlgorithm],
         expectedCurrent: String? = nil,
         minimumNextAge: Int,
         retiredPublishSeconds: Int,
-        newNext: NewSigningKey
+        make: (SigningAlgorithm) throws -> NewSigningKey
     ) async throws -> RotationResult {
-        try await database.withTransaction(logger: logger) { connection in
+        let newKeys = try algorithms.map { try make($0) }
+        return try await database.withTransaction(logger: logger) { connection in
             try await Self.lock(connection, logger: logger)
-            var current: String?, nextAge = 0
-            for try await (kid, state, age) in try await connection.query(
+            var currents: [String: String] = [:], youngestNext = Int.max
+            for try await (kid, alg, state, age) in try await connection.query(
                 """
-                SELECT kid, state, extract(epoch FROM now() - created_at)::int FROM signing_keys
+                SELECT kid, alg, state, extract(epoch FROM now() - created_at)::int FROM signing_keys
                 WHERE state IN ('current', 'next')
                 """, logger: logger
-            ).decode((String, String, Int).self) {
-                if state == "current" { current = kid } else { nextAge = age }
+            ).decode((String, String, String, Int).self) {
+                guard algorithms.contains(where: { $0.rawValue == alg }) else { continue }
+                if state == "current" { currents[alg] = kid } else { youngestNext = min(youngestNext, age) }
             }
-            if let expectedCurrent, let current, current != expectedCurrent {
+            let first = algorithms[0].rawValue
+            if let expectedCurrent, let current = currents[first], current != expectedCurrent {
                 return .alreadyRotated(current: current)
             }
-            if nextAge < minimumNextAge {
-                return .nextTooNew(publishedSeconds: nextAge)
+            if youngestNext != Int.max && youngestNext < minimumNextAge {
+                return .nextTooNew(publishedSeconds: youngestNext)
             }
-            try await connection.query(
-                """
-                UPDATE signing_keys SET state = 'retired', retired_at = now(),
-                    publish_until = now() + make_interval(secs => \(retiredPublishSeconds))
-                WHERE state = 'current'
-                """, logger: logger)
-            var promoted: String?
-            for try await kid in try await connection.query(
-                "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next' RETURNING kid",
-                logger: logger
-            ).decode(String.self) {
-                promoted = kid
+            var answer: RotationResult?
+            for (algorithm, newNext) in zip(algorithms, newKeys) {
+                let alg = algorithm.rawValue
+                try await connection.query(
+                    """
+                    UPDATE signing_keys SET state = 'retired', retired_at = now(),
+                        publish_until = now() + make_interval(secs => \(retiredPublishSeconds))
+                    WHERE state = 'current' AND alg = \(alg)
+                    """, logger: logger)
+                var promoted: String?
+                for try await kid in try await connection.query(
+                    "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next' AND alg = \(alg) RETURNING kid",
+                    logger: logger
+                ).decode(String.self) {
+                    promoted = kid
+                }
+                try await Self.insert(newNext, state: promoted == nil ? "current" : "next", on: connection, logger: logger)
+                if answer == nil { answer = .rotated(current: promoted ?? newNext.kid, next: newNext.kid) }
             }
-            try await Self.insert(newNext, state: promoted == nil ? "current" : "next", on: connection, logger: logger)
             try await connection.query(
                 "DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= now()", logger: logger)
-            return .rotated(current: promoted ?? newNext.kid, next: newNext.kid)
+            return answer!
         }
     }
 
-    /// When the current key started signing, for the automatic rotation schedule.
-    public func currentActivation() async throws -> (kid: String, activatedAt: Date)? {
+    /// When the current key of `algorithm` started signing, for the automatic rotation schedule.
+    public func currentActivation(of algorithm: SigningAlgorithm) async throws -> (kid: String, activatedAt: Date)? {
         let rows = try await database.query(
-            "SELECT kid, coalesce(activated_at, created_at) FROM signing_keys WHERE state = 'current'", logger: logger)
+            """
+            SELECT kid, coalesce(activated_at, created_at) FROM signing_keys WHERE state = 'current' AND alg = \(algorithm.rawValue)
+            """, logger: logger)
         for try await (kid, at) in rows.decode((String, Date).self) { return (kid, at) }
         return nil
     }

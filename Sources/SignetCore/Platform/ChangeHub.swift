@@ -11,6 +11,7 @@ public enum CachedTable: String, Sendable, CaseIterable {
     case revokedTokens = "revoked_tokens"
     case sessions
     case users
+    case browserSessions = "browser_sessions"
 }
 
 /// Fans out "table changed" to this node's caches. Stores announce their own writes here at once;

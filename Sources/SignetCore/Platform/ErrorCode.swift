@@ -19,6 +19,14 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let invalidScope = ErrorCode(rawValue: "invalid_scope")
     public static let temporarilyUnavailable = ErrorCode(rawValue: "temporarily_unavailable")
     public static let serverError = ErrorCode(rawValue: "server_error")
+    // RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6 (authorization endpoint redirects)
+    public static let unsupportedResponseType = ErrorCode(rawValue: "unsupported_response_type")
+    public static let accessDenied = ErrorCode(rawValue: "access_denied")
+    public static let loginRequired = ErrorCode(rawValue: "login_required")
+    public static let consentRequired = ErrorCode(rawValue: "consent_required")
+    public static let interactionRequired = ErrorCode(rawValue: "interaction_required")
+    public static let requestNotSupported = ErrorCode(rawValue: "request_not_supported")
+    public static let requestURINotSupported = ErrorCode(rawValue: "request_uri_not_supported")
     // RFC 8628 §3.5, used for every per-address limit
     public static let slowDown = ErrorCode(rawValue: "slow_down")
     // RFC 6750 §3.1

@@ -40,7 +40,7 @@ public struct MasterKey: Sendable {
     }
 
     /// A 256-bit key for one purpose; `salt` separates instances of the purpose (e.g. a session id).
-    func derive(_ purpose: String, salt: some DataProtocol = Data()) -> SymmetricKey {
+    public func derive(_ purpose: String, salt: some DataProtocol = Data()) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: salt, info: Data("signet/\(purpose)".utf8), outputByteCount: 32)
     }

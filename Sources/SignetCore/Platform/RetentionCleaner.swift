@@ -27,6 +27,8 @@ public struct RetentionCleaner: Service {
         public var revokedTokens = 0
         public var loginFailures = 0
         public var auditEvents = 0
+        public var browserSessions = 0
+        public var authorizationCodes = 0
 
         public init(sessions: Int = 0, revokedTokens: Int = 0, loginFailures: Int = 0, auditEvents: Int = 0) {
             self.sessions = sessions
@@ -67,6 +69,28 @@ public struct RetentionCleaner: Service {
                 WHERE coalesce(revoked_at, least(expires_at, last_used_at + make_interval(secs => \(idle))))
                       < now() - make_interval(days => \(Int(endedDays))::int)
                 LIMIT \(Self.batch)) RETURNING 1)
+            SELECT count(*)::int FROM gone
+            """
+        }
+        // Browser sessions, like refresh families, stay listed a while after they end; codes go
+        // once they cannot be exchanged any more (a used one a little later, so that its reuse is
+        // still recognised and revokes what it issued).
+        let browserIdle = Double(settings.browser.sessionIdleSeconds)
+        removed.browserSessions = try await repeatedly {
+            """
+            WITH gone AS (DELETE FROM browser_sessions WHERE id IN (
+                SELECT id FROM browser_sessions
+                WHERE coalesce(revoked_at, least(expires_at, last_seen_at + make_interval(secs => \(browserIdle))))
+                      < now() - make_interval(days => \(Int(endedDays))::int)
+                LIMIT \(Self.batch)) RETURNING 1)
+            SELECT count(*)::int FROM gone
+            """
+        }
+        removed.authorizationCodes = try await repeatedly {
+            """
+            WITH gone AS (DELETE FROM authorization_codes WHERE code_hash IN (
+                SELECT code_hash FROM authorization_codes WHERE expires_at < now() - interval '1 day' LIMIT \(Self.batch))
+                RETURNING 1)
             SELECT count(*)::int FROM gone
             """
         }

@@ -117,6 +117,18 @@ public struct Settings: Sendable, Equatable {
         public var intervalSeconds: Int
     }
 
+    /// Browser sign-in: single sign-on sessions, authorization codes, the pages' templates.
+    public struct BrowserSignIn: Sendable, Equatable {
+        /// A browser session ends after this long without an authorization request.
+        public var sessionIdleSeconds: Int
+        /// …and this long after the sign-in, whatever happens.
+        public var sessionAbsoluteSeconds: Int
+        /// How long an authorization code can be exchanged (60 s at most).
+        public var codeLifetimeSeconds: Int
+        /// A directory of `.mustache` files replacing the built-in pages of the same name, or nil.
+        public var templatesDirectory: String?
+    }
+
     public var database: Database
     public var publicListener: Listener
     public var adminListener: Listener
@@ -128,6 +140,7 @@ public struct Settings: Sendable, Equatable {
     public var rateLimits: RateLimits
     public var http: HTTP
     public var retention: Retention
+    public var browser: BrowserSignIn
     /// The audience an access token must carry to be accepted by the admin API; only clients
     /// registered with this `audience` can obtain such tokens.
     public var adminAudience: String
@@ -189,6 +202,10 @@ public struct Settings: Sendable, Equatable {
         "http.idle_timeout_seconds": 30,
         "http.read_timeout_seconds": 10,
         "http.max_connections": 4096,
+        "browser_session.idle_lifetime_seconds": 3600,
+        "browser_session.absolute_lifetime_seconds": 36_000,
+        "authorization_code.lifetime_seconds": 60,
+        "login.templates_dir": "none",
         "retention.audit_days": 365,
         "retention.ended_session_days": 30,
         "retention.interval_seconds": 3600,
@@ -289,6 +306,18 @@ public struct Settings: Sendable, Equatable {
             auditDays: try r.int("retention.audit_days", in: 1...36_500),
             endedSessionDays: try r.int("retention.ended_session_days", in: 1...3650),
             intervalSeconds: try r.int("retention.interval_seconds", in: 60...86_400))
+        browser = BrowserSignIn(
+            sessionIdleSeconds: try r.int("browser_session.idle_lifetime_seconds", in: 60...31_536_000),
+            sessionAbsoluteSeconds: try r.int("browser_session.absolute_lifetime_seconds", in: 60...31_536_000),
+            codeLifetimeSeconds: try r.int("authorization_code.lifetime_seconds", in: 1...60),
+            templatesDirectory: try r.value("login.templates_dir") { text in
+                if text == "none" { return nil }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw SettingProblem("must be a directory of .mustache templates, or none")
+                }
+                return text
+            })
         adminAudience = try r.value("admin.audience") { text in
             guard !text.isEmpty, text.utf8.count <= 256, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " })
             else { throw SettingProblem("must be 1-256 characters without spaces or control characters") }

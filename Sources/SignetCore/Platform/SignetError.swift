@@ -54,7 +54,7 @@ public struct SignetError: Error, Equatable, CustomStringConvertible {
     static func usualKind(of code: ErrorCode) -> Kind {
         switch code {
         case .invalidClient, .invalidToken: .unauthenticated
-        case .insufficientScope: .forbidden
+        case .insufficientScope, .accessDenied: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict
         case .requestTooLarge: .tooLarge

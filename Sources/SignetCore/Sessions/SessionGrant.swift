@@ -12,6 +12,11 @@ public struct SessionGrant: Sendable, Equatable {
     public var roles: [String]
     /// The counter of the refresh token to hand out now.
     public var counter: Int64
+    /// The browser session of a code-flow family: the `sid` of its access tokens.
+    public var browserSessionID: UUID?
+
+    /// The `sid` of access tokens minted from this session.
+    public var tokenSessionID: UUID { browserSessionID ?? sessionID }
 }
 
 /// A live session as listed to admins.

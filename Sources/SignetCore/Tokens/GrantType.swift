@@ -6,8 +6,9 @@ public enum GrantType: String, Sendable, Codable, CaseIterable {
     case password
     case refreshToken = "refresh_token"
     case clientCredentials = "client_credentials"
+    case authorizationCode = "authorization_code"
 
-    /// Every grant's name, for messages: "password, refresh_token, client_credentials".
+    /// Every grant's name, for messages: "password, refresh_token, client_credentials, authorization_code".
     public static var names: String {
         allCases.map(\.rawValue).joined(separator: ", ")
     }

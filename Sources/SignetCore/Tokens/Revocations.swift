@@ -5,6 +5,7 @@ import Foundation
 public struct Revocations: Sendable {
     let store: RevocationStore
     let sessions: SessionStore
+    let browserSessions: BrowserSessionStore
     let verifier: TokenVerifier
     let masterKey: MasterKey
     let accessLifetime: Int
@@ -17,6 +18,7 @@ public struct Revocations: Sendable {
         self.metrics = metrics
         self.store = store
         self.sessions = sessions
+        self.browserSessions = BrowserSessionStore(database: sessions.database)
         self.verifier = verifier
         self.masterKey = masterKey
         self.accessLifetime = settings.lifetimes.accessTokenSeconds
@@ -59,7 +61,14 @@ public struct Revocations: Sendable {
                 reason: "revoked_by_admin", event: origin.event("access_token_revoked", detail: ["jti": jti]))
             metrics.revoked("access_token")
         case .session(let id):
-            guard let owner = try await sessions.owner(sessionID: id) else { throw SignetError.notFound("session or user") }
+            guard let owner = try await sessions.owner(sessionID: id) else {
+                // A browser session (single sign-on): it ends with every refresh family started from it.
+                guard let userID = try await browserSessions.owner(id: id) else { throw SignetError.notFound("session or user") }
+                try await browserSessions.end(
+                    id: id, reason: "revoked_by_admin", event: origin.event("session_revoked", userID: userID, detail: ["kind": "browser"]))
+                metrics.revoked("session")
+                return
+            }
             try await sessions.revoke(
                 sessionID: id, reason: "revoked_by_admin",
                 event: origin.event("session_revoked", userID: owner.userID, clientID: owner.clientID, sessionID: id))

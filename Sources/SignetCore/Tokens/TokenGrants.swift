@@ -7,6 +7,7 @@ import Logging
 public struct TokenGrants: Sendable {
     let users: UserAccounts
     let sessions: SessionStore
+    let codes: AuthorizationCodeStore
     let issuer: TokenIssuer
     let masterKey: MasterKey
     let lifetimes: Settings.Lifetimes
@@ -20,6 +21,7 @@ public struct TokenGrants: Sendable {
     ) {
         self.users = users
         self.sessions = sessions
+        self.codes = AuthorizationCodeStore(database: sessions.database)
         self.issuer = issuer
         self.masterKey = masterKey
         self.lifetimes = settings.lifetimes
@@ -114,6 +116,54 @@ public struct TokenGrants: Sendable {
         }
     }
 
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5, OIDC Core §3.1.3): consumes
+    /// the code in one statement that checks the client, the redirect URI and the PKCE verifier
+    /// and starts the refresh family (when the client has the refresh grant); then signs the
+    /// access token and, with `openid`, the ID token. A second exchange fails and revokes both.
+    public func authorizationCode(
+        client: Client, code: String, redirectURI: String?, codeVerifier: String?, origin: RequestOrigin
+    ) async throws -> TokenResponse {
+        guard client.allows(.authorizationCode) else {
+            throw SignetError(.unauthorizedClient, "this client may not use the authorization_code grant")
+        }
+        if let codeVerifier, !PKCE.isWellFormed(codeVerifier) {
+            throw SignetError(.invalidGrant, "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~")
+        }
+        guard let secret = SecretToken(presented: code) else { throw SignetError(.invalidGrant, "authorization code is not valid") }
+        let issuedAt = Date()
+        let jti = TokenIssuer.newJTI()
+        let issued = AuthorizationCodeStore.Issued(
+            familyID: client.allows(.refreshToken) ? UUID() : nil,
+            familyLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
+            accessTokenJTI: jti,
+            accessTokenExpiresAt: issuedAt.addingTimeInterval(TimeInterval(issuer.accessLifetime(for: client) + 1)))
+        let outcome = try await codes.exchange(
+            secret, clientID: client.clientID, redirectURI: redirectURI, verifierChallenge: codeVerifier.map(PKCE.challenge(for:)),
+            issued: issued, origin: origin)
+        switch outcome {
+        case .exchanged(let grant):
+            metrics.tokenIssued("authorization_code")
+            let access = try await issuer.issue(
+                subject: grant.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: grant.scope,
+                sessionID: grant.browserSessionID, roles: grant.user.roles, authTime: grant.authTime, jti: jti, issuedAt: issuedAt)
+            let scopes = Set(grant.scope.split(separator: " ").map(String.init))
+            let idToken = scopes.contains("openid")
+                ? try await issuer.idToken(
+                    user: grant.user, client: client, scopes: scopes, nonce: grant.nonce, accessToken: access.token,
+                    sessionID: grant.browserSessionID, authTime: grant.authTime, amr: grant.amr, acr: grant.acr, issuedAt: issuedAt)
+                : nil
+            let refresh = issued.familyID.map { RefreshToken(sessionID: $0, counter: 0).encoded(with: masterKey) }
+            return TokenResponse(
+                accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: grant.scope, idToken: idToken)
+        case .reused:
+            metrics.reuseDetected()
+            logger.notice("authorization code reuse: what it issued is revoked", metadata: ["client_id": "\(client.clientID)"])
+            throw SignetError(.invalidGrant, "authorization code was already used; the tokens it issued have been revoked")
+        case .invalid(let reason):
+            throw SignetError(.invalidGrant, reason)
+        }
+    }
+
     /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself.
     public func clientCredentials(client: Client, scope: String?) async throws -> TokenResponse {
         guard client.allows(.clientCredentials), client.isConfidential else {
@@ -130,7 +180,7 @@ public struct TokenGrants: Sendable {
     private func tokens(for grant: SessionGrant, client: Client, scope: String) async throws -> TokenResponse {
         let access = try await issuer.issue(
             subject: grant.userID.uuidString.lowercased(), subjectType: .user, client: client, scope: scope,
-            sessionID: grant.sessionID,
+            sessionID: grant.tokenSessionID,
             roles: grant.roles, authTime: grant.authTime)
         let refresh = RefreshToken(sessionID: grant.sessionID, counter: grant.counter).encoded(with: masterKey)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope)

@@ -19,22 +19,49 @@ public struct TokenIssuer: Sendable {
         min(client.accessTokenLifetime ?? lifetimes.accessTokenSeconds, lifetimes.accessTokenSeconds)
     }
 
-    /// A signed access token and its lifetime in seconds.
+    /// A fresh `jti`: 128 random bits.
+    public static func newJTI() -> String {
+        ClientRegistry.randomToken(bytes: 16)
+    }
+
+    /// A signed access token and its lifetime in seconds. `jti` and `issuedAt` may be fixed by the
+    /// caller (the code exchange records both before signing).
     public func issue(
         subject: String, subjectType: AccessTokenClaims.SubjectType, client: Client, scope: String, sessionID: UUID?,
-        roles: [String], authTime: Date?
+        roles: [String], authTime: Date?, jti: String = TokenIssuer.newJTI(), issuedAt: Date = Date()
     ) async throws -> (token: String, expiresIn: Int) {
         let keySet = try await keys.keySet()
-        let now = Int(Date().timeIntervalSince1970)
+        let now = Int(issuedAt.timeIntervalSince1970)
         let lifetime = accessLifetime(for: client)
         let claims = AccessTokenClaims(
             iss: issuer, sub: subject, aud: [client.audience ?? issuer], exp: now + lifetime, iat: now, nbf: now,
-            jti: ClientRegistry.randomToken(bytes: 16), client_id: client.clientID, scope: scope,
+            jti: jti, client_id: client.clientID, scope: scope,
             sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) },
             sub_type: subjectType)
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)
         return (token, lifetime)
+    }
+
+    /// A signed ID token for `client` (its registered algorithm, RS256 by default), living as long
+    /// as the access token it comes with. Email and username only with their scopes.
+    public func idToken(
+        user: User, client: Client, scopes: Set<String>, nonce: String?, accessToken: String, sessionID: UUID,
+        authTime: Date, amr: [String], acr: String, issuedAt: Date = Date()
+    ) async throws -> String {
+        let keySet = try await keys.keySet()
+        guard let kid = keySet.currentKids[client.idTokenAlgorithm] else { throw KeyRingError.noCurrentKey }
+        let now = Int(issuedAt.timeIntervalSince1970)
+        let email = scopes.contains("email") ? user.email : nil
+        let claims = IDTokenClaims(
+            iss: issuer, sub: user.id.uuidString.lowercased(), aud: client.clientID, exp: now + accessLifetime(for: client),
+            iat: now, auth_time: Int(authTime.timeIntervalSince1970), nonce: nonce,
+            at_hash: IDTokenClaims.accessTokenHash(accessToken), sid: sessionID.uuidString.lowercased(), amr: amr, acr: acr,
+            azp: client.clientID, email: email, email_verified: email == nil ? nil : false,
+            preferred_username: scopes.contains("profile") ? user.username : nil)
+        var header = JWTHeader()
+        header.typ = "JWT"
+        return try await keySet.collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
     }
 }

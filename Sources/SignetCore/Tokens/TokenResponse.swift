@@ -8,4 +8,6 @@ public struct TokenResponse: Sendable, Equatable {
     public var expiresIn: Int
     public var refreshToken: String?
     public var scope: String
+    /// The ID token of a code exchange that was granted `openid`.
+    public var idToken: String? = nil
 }

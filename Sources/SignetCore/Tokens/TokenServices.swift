@@ -14,6 +14,7 @@ public struct TokenServices: Sendable {
     public let verifier: TokenVerifier
     public let revocations: Revocations
     public let introspection: Introspection
+    public let signIn: BrowserSignIn
 
     public init(environment: SignetEnvironment, masterKey: MasterKey) {
         let settings = environment.settings, database = environment.database, logger = environment.logger
@@ -33,6 +34,9 @@ public struct TokenServices: Sendable {
             store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings,
             metrics: environment.metrics)
         introspection = Introspection(verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings)
+        signIn = BrowserSignIn(
+            users: environment.users, clients: clients, verifier: verifier, database: database, settings: settings,
+            metrics: environment.metrics)
     }
 
     /// Loads the master key named by the settings, then builds.

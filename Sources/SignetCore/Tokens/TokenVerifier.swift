@@ -106,7 +106,8 @@ public struct TokenVerifier: Sendable {
         if !claims.isUserToken && sessionID != nil { return false }
         // Every token needs its client; a user's token also its user (enabled, and for a token
         // without a session not cut off: whole-second `iat`, so the cut-off's own second counts
-        // as before it); a session's token its session, not ended (SessionStore.notEnded).
+        // as before it); a session's token its session, not ended (SessionStore.notEnded) — a
+        // refresh family, or for the code flow the browser session (BrowserSessionStore.notEnded).
         let rows = try await database.query(
             """
             SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(claims.jti))
@@ -114,7 +115,9 @@ public struct TokenVerifier: Sendable {
               AND (\(sessionID)::uuid IS NULL OR EXISTS (
                     SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
                     WHERE s.id = \(sessionID) AND s.user_id = \(userID) AND s.client_id = \(claims.client_id)
-                      AND \(unescaped: SessionStore.notEnded)))
+                      AND \(unescaped: SessionStore.notEnded)) OR EXISTS (
+                    SELECT 1 FROM browser_sessions b JOIN users u ON u.id = b.user_id
+                    WHERE b.id = \(sessionID) AND b.user_id = \(userID) AND \(unescaped: BrowserSessionStore.notEnded)))
               AND (\(userID)::uuid IS NULL OR EXISTS (
                     SELECT 1 FROM users u WHERE u.id = \(userID) AND NOT u.disabled
                       AND (\(sessionID)::uuid IS NOT NULL OR u.tokens_valid_after IS NULL
@@ -122,5 +125,23 @@ public struct TokenVerifier: Sendable {
             """, logger: logger)
         for try await live in rows.decode(Bool.self) { return live }
         return false
+    }
+
+    /// The claims of an ID token this issuer signed, presented back as `id_token_hint`
+    /// (authorization, logout). Expired tokens are accepted on purpose (OIDC Core §3.1.2.1,
+    /// RP-Initiated Logout §2); `alg: none`, a foreign key or another issuer are not.
+    public func idTokenHint(_ token: String) async -> IDTokenClaims? {
+        guard token.utf8.count <= Self.maximumTokenBytes else { return nil }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Data(base64URLEncoded: String(parts[0])),
+              let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
+              header["typ"] as? String == "JWT", header["crit"] == nil,
+              let keySet = try? await keys.keySet(),
+              let kid = header["kid"] as? String, let algorithm = keySet.algorithms[kid],
+              header["alg"] as? String == algorithm.rawValue,
+              let claims = try? await keySet.collection.verify(token, as: IDTokenClaims.self),
+              claims.iss == issuer
+        else { return nil }
+        return claims
     }
 }

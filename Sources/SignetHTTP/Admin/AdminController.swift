@@ -14,6 +14,8 @@ struct AdminController: Sendable {
         routes.patch("admin/users/:id", use: updateUser)
         routes.delete("admin/users/:id", use: deleteUser)
         routes.get("admin/users/:id/sessions", use: sessions)
+        routes.get("admin/users/:id/consents", use: consents)
+        routes.delete("admin/users/:id/consents/:client_id", use: withdrawConsent)
         routes.post("admin/clients", use: createClient)
         routes.get("admin/clients/:id", use: readClient)
         routes.delete("admin/clients/:id", use: deleteClient)
@@ -111,18 +113,65 @@ struct AdminController: Sendable {
             var expires_at: String
         }
 
+        struct BrowserSession: Encodable {
+            var id: String
+            var auth_time: String
+            var amr: [String]
+            var created_at: String
+            var last_used_at: String
+            var expires_at: String
+        }
+
         var sessions: [Session]
+        /// Signed-in browsers (single sign-on); each `id` is the `sid` of its ID tokens.
+        var browser_sessions: [BrowserSession]
     }
 
     @Sendable func sessions(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let id = try context.uuid("id", "user")
         guard try await users.find(id: id) != nil else { throw SignetError.notFound("user") }
         let live = try await services.sessions.live(userID: id, idleLifetime: settings.lifetimes.refreshIdleSeconds)
-        return try jsonResponse(SessionsOut(sessions: live.map {
-            .init(
-                id: $0.id.uuidString.lowercased(), client_id: $0.clientID, scope: $0.scope, created_at: isoString($0.createdAt),
-                last_used_at: isoString($0.lastUsedAt), expires_at: isoString($0.expiresAt))
+        let browsers = try await services.signIn.browserSessions(userID: id)
+        return try jsonResponse(SessionsOut(
+            sessions: live.map {
+                .init(
+                    id: $0.id.uuidString.lowercased(), client_id: $0.clientID, scope: $0.scope, created_at: isoString($0.createdAt),
+                    last_used_at: isoString($0.lastUsedAt), expires_at: isoString($0.expiresAt))
+            },
+            browser_sessions: browsers.map {
+                .init(
+                    id: $0.id.uuidString.lowercased(), auth_time: isoString($0.authTime), amr: $0.amr, created_at: isoString($0.createdAt),
+                    last_used_at: isoString($0.lastSeenAt), expires_at: isoString($0.expiresAt))
+            }))
+    }
+
+    // MARK: consents
+
+    struct ConsentsOut: Encodable {
+        struct Consent: Encodable {
+            var client_id: String
+            var scope: String
+            var granted_at: String
+        }
+
+        var consents: [Consent]
+    }
+
+    @Sendable func consents(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        let id = try context.uuid("id", "user")
+        guard try await users.find(id: id) != nil else { throw SignetError.notFound("user") }
+        let consents = try await services.signIn.consents(userID: id)
+        return try jsonResponse(ConsentsOut(consents: consents.map {
+            .init(client_id: $0.clientID, scope: $0.scopes.joined(separator: " "), granted_at: isoString($0.grantedAt))
         }))
+    }
+
+    @Sendable func withdrawConsent(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        let id = try context.uuid("id", "user")
+        guard let clientID = context.parameters.get("client_id"),
+              try await services.signIn.withdrawConsent(userID: id, clientID: clientID, origin: context.origin)
+        else { throw SignetError.notFound("consent") }
+        return Response(status: .noContent)
     }
 
     // MARK: clients
@@ -134,6 +183,12 @@ struct AdminController: Sendable {
         var grant_types: [String]
         var scope: String?
         var audience: String?
+        var redirect_uris: [String]?
+        var post_logout_redirect_uris: [String]?
+        var response_types: [String]?
+        var require_pkce: Bool?
+        var skip_consent: Bool?
+        var id_token_signed_response_alg: String?
     }
 
     /// RFC 7591 client metadata; `client_secret` only in the response that created it.
@@ -147,8 +202,20 @@ struct AdminController: Sendable {
         var client_id_issued_at: Int
         var client_secret: String?
         var client_secret_expires_at: Int?
+        var redirect_uris: [String]
+        var post_logout_redirect_uris: [String]
+        var response_types: [String]
+        var require_pkce: Bool
+        var skip_consent: Bool
+        var id_token_signed_response_alg: String
 
         init(_ client: Client, secret: String? = nil) {
+            redirect_uris = client.redirectURIs
+            post_logout_redirect_uris = client.postLogoutRedirectURIs
+            response_types = client.allows(.authorizationCode) ? ["code"] : []
+            require_pkce = client.requirePKCE
+            skip_consent = client.skipConsent
+            id_token_signed_response_alg = client.idTokenAlgorithm.rawValue
             client_id = client.clientID
             client_name = client.clientName
             token_endpoint_auth_method = client.authMethod.rawValue
@@ -164,7 +231,10 @@ struct AdminController: Sendable {
     @Sendable func createClient(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let input = try await StrictJSON.decode(
             ClientIn.self, from: request,
-            allowed: ["client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience"], limit: bodyLimit)
+            allowed: [
+                "client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience", "redirect_uris",
+                "post_logout_redirect_uris", "response_types", "require_pkce", "skip_consent", "id_token_signed_response_alg",
+            ], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
         }
@@ -177,9 +247,21 @@ struct AdminController: Sendable {
         guard let scopes = Scope.parse(input.scope ?? "openid profile") else {
             throw SignetError.invalidRequest("scope must be space-separated scope tokens")
         }
+        if let types = input.response_types, types != (grants.contains(.authorizationCode) ? ["code"] : []) && types != [] {
+            throw SignetError.invalid(field: "response_types", reason: "must be [\"code\"] with the authorization_code grant (the only response type)")
+        }
+        var idTokenAlgorithm = SigningAlgorithm.rs256
+        if let name = input.id_token_signed_response_alg {
+            guard let algorithm = SigningAlgorithm(rawValue: name), [.rs256, .es256].contains(algorithm) else {
+                throw SignetError.invalid(field: "id_token_signed_response_alg", reason: "must be RS256 or ES256")
+            }
+            idTokenAlgorithm = algorithm
+        }
         let (client, secret) = try await services.clients.register(
             .init(clientID: input.client_id, clientName: input.client_name, authMethod: method, grantTypes: grants, scopes: scopes,
-                  audience: input.audience),
+                  audience: input.audience, redirectURIs: input.redirect_uris ?? [],
+                  postLogoutRedirectURIs: input.post_logout_redirect_uris ?? [], requirePKCE: input.require_pkce,
+                  skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm),
             lifetimes: settings.lifetimes, actor: context.origin.event("client_created"))
         return try jsonResponse(ClientOut(client, secret: secret), status: .created, headers: [
             .location: "/admin/clients/\(client.clientID)", .cacheControl: "no-store",

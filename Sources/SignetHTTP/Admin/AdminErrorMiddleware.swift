@@ -30,7 +30,7 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The admin dialect: the contract's JSON with the kind's status and `Retry-After` when known;
     /// a missing or unusable bearer token is answered as RFC 6750 asks, with its challenge.
     static func response(for error: SignetError) -> Response {
-        if error.kind == .unauthenticated { return BearerDialect.response(for: error) }
+        if error.kind == .unauthenticated { return BearerDialect().response(for: error) }
         var headers: HTTPFields = [.cacheControl: "no-store"]
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
         return (try? jsonResponse(ErrorBody(error), status: error.status, headers: headers)) ?? Response(status: error.status)

@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import SignetCore
 
-/// OIDC Discovery 1.0 / RFC 8414 metadata. Signet has no authorization endpoint (no browser
-/// flows), hence the empty `response_types_supported`.
+/// OIDC Discovery 1.0 / RFC 8414 metadata.
 struct DiscoveryDocument: Encodable {
     var issuer: String
+    var authorization_endpoint: String
+    var end_session_endpoint: String
     var token_endpoint: String
     var jwks_uri: String
     var revocation_endpoint: String
@@ -15,21 +16,34 @@ struct DiscoveryDocument: Encodable {
     var token_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post", "none"]
     var revocation_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post", "none"]
     var introspection_endpoint_auth_methods_supported = ["client_secret_basic", "client_secret_post"]
-    var response_types_supported: [String] = []
+    var response_types_supported = ["code"]
+    var response_modes_supported = ["query"]
+    var code_challenge_methods_supported = ["S256"]
+    var prompt_values_supported = ["none", "login", "consent", "select_account"]
+    var authorization_response_iss_parameter_supported = true
+    var request_parameter_supported = false
+    var request_uri_parameter_supported = false
+    var claims_parameter_supported = false
     var scopes_supported = ["openid", "profile", "email", "offline_access"]
     var id_token_signing_alg_values_supported: [String]
     var token_endpoint_auth_signing_alg_values_supported: [String]? = nil
     var subject_types_supported = ["public"]
-    var claims_supported = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time"]
+    var claims_supported = [
+        "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time", "nonce", "at_hash",
+        "amr", "acr", "azp", "email", "email_verified", "preferred_username",
+    ]
 
     init(settings: Settings) {
         let base = settings.issuerString
         issuer = base
+        authorization_endpoint = base + "/oauth2/authorize"
+        end_session_endpoint = base + "/oauth2/logout"
         token_endpoint = base + "/oauth2/token"
         jwks_uri = base + "/.well-known/jwks.json"
         revocation_endpoint = base + "/oauth2/revoke"
         introspection_endpoint = base + "/oauth2/introspect"
         userinfo_endpoint = base + "/userinfo"
-        id_token_signing_alg_values_supported = [settings.keys.algorithm.rawValue]
+        // ID tokens: RS256 unless a client registered ES256 (OIDC Core §15.1 requires RS256).
+        id_token_signing_alg_values_supported = ["RS256", "ES256"]
     }
 }

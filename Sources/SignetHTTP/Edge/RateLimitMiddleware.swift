@@ -5,8 +5,8 @@ import NIOCore
 import SignetCore
 import Synchronization
 
-/// Per-address request limit: over it → 429 + `Retry-After` in the `{"error","error_description"}`
-/// shape every listener shares, answered before any other work.
+/// Per-address request limit: over it → 429 + `Retry-After`, answered before any other work
+/// (rendered by the route group's error dialect, which therefore comes first).
 struct RateLimitMiddleware: RouterMiddleware {
     let buckets: TokenBuckets
 
@@ -14,8 +14,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         _ request: Request, context: SignetRequestContext, next: (Request, SignetRequestContext) async throws -> Response
     ) async throws -> Response {
         if let wait = buckets.take(context.limitKey) {
-            return OAuthDialect.response(
-                for: SignetError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait))
+            throw SignetError(.slowDown, "too many requests from this address; retry after \(wait)s", retryAfter: wait)
         }
         return try await next(request, context)
     }

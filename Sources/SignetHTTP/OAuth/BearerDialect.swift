@@ -11,8 +11,8 @@ extension SignetError {
 /// The refusals of bearer-protected endpoints (RFC 6750 §3), in one place: the JSON body and the
 /// `WWW-Authenticate: Bearer` challenge, with `error` and `error_description` unless no token was
 /// presented at all, and the `scope` a token lacks.
-enum BearerDialect: ErrorDialect {
-    static func response(for error: SignetError) -> Response {
+struct BearerDialect: ErrorDialect {
+    func response(for error: SignetError) -> Response {
         var challenge = #"Bearer realm="signet""#
         if error != .bearerTokenRequired {
             challenge += #", error="\#(error.code)", error_description="\#(error.description)""#

@@ -6,8 +6,8 @@ import SignetCore
 /// The refusals of the OAuth endpoints in the RFC 6749 §5.2 shape, in one place:
 /// `{"error": …, "error_description": …}` with the status of its kind, `Retry-After` when known,
 /// and the Basic challenge for failed client authentication (§5.2 `invalid_client`).
-enum OAuthDialect: ErrorDialect {
-    static func response(for error: SignetError) -> Response {
+struct OAuthDialect: ErrorDialect {
+    func response(for error: SignetError) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
         if error.code == .invalidClient {
             headers[.wwwAuthenticate] = #"Basic realm="signet", charset="UTF-8""#

@@ -15,6 +15,9 @@ struct OAuthParameters: Sendable {
 
     subscript(name: String) -> String? { values[name] }
 
+    /// Every parameter by name (empty ones left out).
+    var all: [String: String] { values }
+
     func required(_ name: String) throws(SignetError) -> String {
         guard let value = values[name] else { throw .invalidRequest("\(name) is required") }
         return value
@@ -110,6 +113,8 @@ struct OAuthParameters: Sendable {
     static let maximumBytes: [String: Int] = [
         "grant_type": 64, "username": 1024, "password": 1024, "scope": 1024, "client_id": 128, "client_secret": 256,
         "refresh_token": 128, "token": 2 * TokenVerifier.maximumTokenBytes, "token_type_hint": 64,
+        "redirect_uri": RedirectURI.maximumBytes, "post_logout_redirect_uri": RedirectURI.maximumBytes,
+        "id_token_hint": 2 * TokenVerifier.maximumTokenBytes, "code": 128, "code_verifier": 128,
     ]
     static let defaultMaximum = 1024
 

@@ -16,6 +16,7 @@ struct TokenController: Sendable {
         var expires_in: Int
         var refresh_token: String?
         var scope: String
+        var id_token: String?
     }
 
     var endpoints: RouteCollection<SignetRequestContext> {
@@ -57,8 +58,14 @@ struct TokenController: Sendable {
                 client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)
         case .clientCredentials:
             result = try await services.grants.clientCredentials(client: client, scope: scope)
+        case .authorizationCode:
+            result = try await services.grants.authorizationCode(
+                client: client, code: try parameters.required("code"), redirectURI: parameters["redirect_uri"],
+                codeVerifier: parameters["code_verifier"], origin: context.origin)
         }
-        let body = Body(access_token: result.accessToken, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope)
+        let body = Body(
+            access_token: result.accessToken, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope,
+            id_token: result.idToken)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],

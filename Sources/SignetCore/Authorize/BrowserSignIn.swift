@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+
+/// Browser sign-in (OpenID Connect authorization code flow): decides what an authorization
+/// request needs (a login, a consent, or nothing), signs users in with the same checks as the
+/// password grant, remembers consent, issues codes and ends browser sessions.
+public struct BrowserSignIn: Sendable {
+    let users: UserAccounts
+    let clients: ClientRegistry
+    public let verifier: TokenVerifier
+    let sessions: BrowserSessionStore
+    let codes: AuthorizationCodeStore
+    let consents: ConsentStore
+    let settings: Settings
+    let metrics: SignetMetrics
+
+    public init(
+        users: UserAccounts, clients: ClientRegistry, verifier: TokenVerifier, database: Database, settings: Settings,
+        metrics: SignetMetrics
+    ) {
+        self.users = users
+        self.clients = clients
+        self.verifier = verifier
+        sessions = BrowserSessionStore(database: database)
+        codes = AuthorizationCodeStore(database: database)
+        consents = ConsentStore(database: database)
+        self.settings = settings
+        self.metrics = metrics
+    }
+
+    /// The live browser session behind a cookie value, with its consent for `clientID`.
+    public func session(cookie: String?, clientID: String) async throws -> BrowserSession? {
+        guard let cookie, let secret = SecretToken(presented: cookie) else { return nil }
+        return try await sessions.find(secret: secret, clientID: clientID, idleSeconds: settings.browser.sessionIdleSeconds)
+    }
+
+    /// What to do with a checked request.
+    public enum Step: Sendable, Equatable {
+        case login
+        case consent
+        case issueCode(BrowserSession)
+    }
+
+    /// The next step for `request` given the browser's session. `justAuthenticated` and
+    /// `justConsented` say that this very request carried the login or consent form, so that
+    /// `prompt=login`, `max_age` and `prompt=consent` are satisfied by it. A step that needs a
+    /// page is refused with `login_required`/`consent_required` under `prompt=none`.
+    public func next(
+        _ request: AuthorizationRequest, session: BrowserSession?, justAuthenticated: Bool = false, justConsented: Bool = false,
+        now: Date = Date()
+    ) throws(SignetError) -> Step {
+        let silent = request.prompt.contains(.none)
+        var needsLogin = session == nil
+        if let session, !justAuthenticated {
+            if request.prompt.contains(.login) || request.prompt.contains(.selectAccount) { needsLogin = true }
+            if let maxAge = request.maxAge, now.timeIntervalSince(session.authTime) > Double(maxAge) { needsLogin = true }
+        }
+        if let hinted = request.hintedSubject, let session, hinted != session.user.id.uuidString.lowercased() {
+            needsLogin = true
+        }
+        if needsLogin {
+            if silent { throw SignetError(.loginRequired, "the user must sign in") }
+            return .login
+        }
+        guard let session else { return .login }
+        let consented = Set(session.consentedScopes)
+        let needsConsent = !request.client.skipConsent
+            && ((request.prompt.contains(.consent) && !justConsented) || !Set(request.scopes).isSubset(of: consented))
+        if needsConsent {
+            if silent { throw SignetError(.consentRequired, "the user must consent to this application") }
+            return .consent
+        }
+        return .issueCode(session)
+    }
+
+    /// The outcome of the login form.
+    public enum Login: Sendable {
+        /// Signed in: set `cookie` as the browser session cookie.
+        case signedIn(cookie: String, session: BrowserSession)
+        /// Refused; every reason is shown alike.
+        case refused
+    }
+
+    /// Checks a username and password exactly as the password grant does (the Argon2id pool,
+    /// lockout, one attempt per account at a time) and, when they match, creates a new browser
+    /// session in the statement that completes the login. `previous` (the browser's old session,
+    /// if any) is ended: every sign-in gets a new session id (session fixation).
+    public func login(
+        username: String, password: String, client: Client, source: String, origin: RequestOrigin, previous: BrowserSession?
+    ) async throws -> Login {
+        let detail = ["flow": "browser"]
+        do {
+            return try await users.oneAtATime(username: username) {
+                let result = try await users.authenticate(
+                    username: username, password: password, source: source, lockout: settings.lockout,
+                    failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail))
+                guard case .authenticated(let attempt) = result else {
+                    if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
+                    return .refused
+                }
+                let authTime = Date()
+                let new = NewBrowserSession(authTime: authTime, amr: ["pwd"], absoluteLifetime: settings.browser.sessionAbsoluteSeconds)
+                let completed = try await users.complete(
+                    attempt, session: nil, browserSession: new,
+                    event: AuditEvent(
+                        "login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
+                        detail: detail))
+                guard completed else {
+                    metrics.login(UserAccounts.Rejection.superseded.rawValue)
+                    return .refused
+                }
+                metrics.login("success")
+                if let previous, previous.id != new.id {
+                    try await sessions.end(
+                        id: previous.id, reason: "signed_in_again",
+                        event: AuditEvent("logout", userID: previous.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
+                                          detail: ["reason": "signed_in_again"]))
+                }
+                let session = BrowserSession(
+                    id: new.id, user: attempt.user, authTime: authTime, amr: new.amr, acr: "1",
+                    consentedScopes: try await consents.list(userID: attempt.user.id).first { $0.clientID == client.clientID }?.scopes ?? [])
+                return .signedIn(cookie: new.secret.value, session: session)
+            }
+        } catch let error as SignetError where error == .hashingOverloaded {
+            metrics.login("shed")
+            throw SignetError(.temporarilyUnavailable, "too many sign-ins in progress; retry shortly", retryAfter: 1)
+        }
+    }
+
+    /// Remembers the user's consent to the request's scopes (audited `consent_granted`).
+    public func grantConsent(_ request: AuthorizationRequest, session: BrowserSession, origin: RequestOrigin) async throws -> BrowserSession {
+        try await consents.grant(
+            userID: session.user.id, clientID: request.client.clientID, scopes: request.scopes,
+            event: AuditEvent("consent_granted", remoteAddress: origin.remoteAddress, detail: ["scope": request.scope]))
+        var updated = session
+        updated.consentedScopes = Array(Set(session.consentedScopes).union(request.scopes))
+        return updated
+    }
+
+    /// Records that the user refused consent (`consent_denied`).
+    public func denyConsent(_ request: AuthorizationRequest, session: BrowserSession, origin: RequestOrigin) async throws {
+        try await AuditLog(database: sessions.database).record(AuditEvent(
+            "consent_denied", userID: session.user.id, clientID: request.client.clientID, sessionID: session.id,
+            remoteAddress: origin.remoteAddress, detail: ["scope": request.scope]))
+    }
+
+    /// A new code for `request` under `session`, or `nil` if the session ended meanwhile.
+    public func issueCode(_ request: AuthorizationRequest, session: BrowserSession, origin: RequestOrigin) async throws -> String? {
+        let code = SecretToken()
+        let binding = AuthorizationCodeStore.Binding(
+            clientID: request.client.clientID, redirectURI: request.target.redirectURI, codeChallenge: request.codeChallenge,
+            nonce: request.nonce, scope: request.scope)
+        guard try await codes.issue(
+            code, binding: binding, sessionID: session.id, idleSeconds: settings.browser.sessionIdleSeconds,
+            lifetime: settings.browser.codeLifetimeSeconds, remoteAddress: origin.remoteAddress)
+        else { return nil }
+        return code.value
+    }
+
+    /// RP-initiated logout: ends the browser session `id` and its refresh families (`logout`).
+    @discardableResult
+    public func logout(sessionID: UUID, userID: UUID?, clientID: String?, origin: RequestOrigin) async throws -> Bool {
+        try await sessions.end(
+            id: sessionID, reason: "logout",
+            event: AuditEvent("logout", userID: userID, clientID: clientID, remoteAddress: origin.remoteAddress))
+    }
+
+    /// The browser session behind a cookie, live or not within its idle time (for logout).
+    public func sessionForLogout(cookie: String?) async throws -> BrowserSession? {
+        try await session(cookie: cookie, clientID: "")
+    }
+
+    /// The user a browser session belongs to (live or not), if it exists.
+    public func sessionOwner(_ id: UUID) async throws -> UUID? {
+        try await sessions.owner(id: id)
+    }
+
+    // MARK: administration
+
+    public func browserSessions(userID: UUID) async throws -> [BrowserSessionStore.Summary] {
+        try await sessions.live(userID: userID, idleSeconds: settings.browser.sessionIdleSeconds)
+    }
+
+    public func consents(userID: UUID) async throws -> [ConsentStore.Consent] {
+        try await consents.list(userID: userID)
+    }
+
+    public func withdrawConsent(userID: UUID, clientID: String, origin: RequestOrigin) async throws -> Bool {
+        try await consents.withdraw(userID: userID, clientID: clientID, event: origin.event("consent_withdrawn", userID: userID, clientID: clientID))
+    }
+}
