@@ -76,9 +76,9 @@ public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .
 
 /// Routes of the admin listener. It is never mounted on the public listener. `/metrics` and
 /// `/openapi.yaml` answer without a token (the listener is loopback by default); `/admin/...`
-/// needs an admin's access token.
+/// needs an admin's access token. `clock` drives the per-address limit (tests move it by hand).
 public func buildAdminRouter(
-    _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), clock: LimiterClock = .system
 ) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
     let router = Router(context: SignetRequestContext.self)
@@ -97,7 +97,7 @@ public func buildAdminRouter(
     router.group()
         .add(middleware: AdminErrorMiddleware())
         .add(middleware: RateLimitMiddleware(buckets: TokenBuckets(
-            capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses)))
+            capacity: limits.burst, refillPerSecond: limits.requestsPerSecond, maximumKeys: limits.maximumTrackedAddresses, clock: clock)))
         .add(middleware: DeadlineMiddleware(deadline: .seconds(settings.http.requestTimeoutSeconds)))
         // Admin calls need a token meant for the admin API (its own audience, which only clients
         // registered with it obtain) whose user may use the admin role.

@@ -261,15 +261,35 @@ struct HardeningTests {
         try await TestServices.with(overrides: ["log.level": "trace"], logger: logger) { t in
             try await t.user("quinn", password: password)
             let secret = try #require(try await t.client("web"))
+            let codeSecret = try #require(try await t.codeClient("browser-app"))
             let admin = try await t.adminToken()
-            var secrets = [password, secret, admin]
+            var secrets = [password, secret, codeSecret, admin]
             secrets += try await Application(router: try buildPublicRouter(t.services), logger: logger).test(.router) { client in
                 let login = try await client.login("quinn", password: password, client: "web", secret: secret)
                 _ = try await client.attemptLogin("quinn", password: password + "x", client: "web", secret: secret)
                 let refreshed = try await client.refresh(login.refresh_token!, client: "web", secret: secret).decode(TokenBody.self)
                 _ = try await client.form("/oauth2/introspect", [("token", login.access_token)], basic: ("web", secret))
                 _ = try await client.form("/oauth2/revoke", [("token", refreshed.refresh_token!)], basic: ("web", secret))
-                return [login.access_token, login.refresh_token!, refreshed.access_token, refreshed.refresh_token!]
+                // Browser sign-in: the session cookie, the CSRF token, the code and the verifier.
+                let browser = TestBrowser(client)
+                let pkce = PKCEPair()
+                let page = try await browser.get("/oauth2/authorize", authorizationRequest("browser-app", pkce: pkce))
+                let csrf = TestBrowser.hiddenFields(page).first { $0.0 == "csrf_token" }?.1 ?? "missing"
+                _ = try await browser.submit(page, [("username", "quinn"), ("password", password + "y")])
+                let back = try await browser.submit(page, [("username", "quinn"), ("password", password)])
+                let code = back.redirectQuery["code"] ?? "missing"
+                let exchanged = try await client.token(
+                    [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://app.example/callback"),
+                     ("code_verifier", pkce.verifier)], basic: ("browser-app", codeSecret))
+                let browserTokens = try exchanged.decode(TokenBody.self)
+                _ = try await client.token(
+                    [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://app.example/callback"),
+                     ("code_verifier", pkce.verifier)], basic: ("browser-app", codeSecret))
+                return [
+                    login.access_token, login.refresh_token!, refreshed.access_token, refreshed.refresh_token!, code, pkce.verifier, csrf,
+                    browser.cookies["signet_session"] ?? "missing", browser.cookies["signet_flow"] ?? "missing",
+                    browserTokens.access_token, browserTokens.refresh_token!,
+                ]
             }
             secrets += try await Application(router: try buildAdminRouter(t.services), logger: logger).test(.router) { client in
                 _ = try await client.admin(.post, "/admin/users", token: admin, json: #"{"username":"rita","password":"rita-secret-pw"}"#)

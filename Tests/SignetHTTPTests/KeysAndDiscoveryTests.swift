@@ -64,6 +64,19 @@ struct KeysAndDiscoveryTests {
                 for field in ["response_types_supported", "scopes_supported", "id_token_signing_alg_values_supported", "subject_types_supported"] {
                     #expect(document[field] is [String], "\(field)")
                 }
+                // Browser sign-in (API.md "Browser sign-in").
+                #expect(document["authorization_endpoint"] as? String == "https://id.example.com/oauth2/authorize")
+                #expect(document["end_session_endpoint"] as? String == "https://id.example.com/oauth2/logout")
+                #expect(document["response_types_supported"] as? [String] == ["code"])
+                #expect(document["response_modes_supported"] as? [String] == ["query"])
+                #expect(document["code_challenge_methods_supported"] as? [String] == ["S256"])
+                #expect(grants.contains("authorization_code"))
+                #expect((document["id_token_signing_alg_values_supported"] as? [String])?.contains("RS256") == true)
+                #expect(document["subject_types_supported"] as? [String] == ["public"])
+                #expect(Set(document["prompt_values_supported"] as? [String] ?? []).isSuperset(of: ["none", "login", "consent"]))
+                #expect(document["authorization_response_iss_parameter_supported"] as? Bool == true)
+                #expect(document["request_parameter_supported"] as? Bool == false && document["request_uri_parameter_supported"] as? Bool == false)
+                #expect(Set(document["scopes_supported"] as? [String] ?? []).isSuperset(of: ["openid", "profile", "email", "offline_access"]))
             }
         }
     }

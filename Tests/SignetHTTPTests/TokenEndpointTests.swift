@@ -147,7 +147,8 @@ struct TokenEndpointTests {
                 let login = [("username", "frank"), ("password", "correct horse battery")]
                 let cases: [(String, TestResponse, String)] = [
                     ("missing grant_type", try await client.token(login, basic: web), "invalid_request"),
-                    ("unknown grant_type", try await client.token([("grant_type", "authorization_code")], basic: web), "unsupported_grant_type"),
+                    ("unknown grant_type", try await client.token([("grant_type", "urn:ietf:params:oauth:grant-type:device_code")], basic: web), "unsupported_grant_type"),
+                    ("code grant not allowed", try await client.token([("grant_type", "authorization_code"), ("code", "x")], basic: web), "unauthorized_client"),
                     ("grant not allowed", try await client.token([("grant_type", "password")] + login, basic: ("service", cc)), "unauthorized_client"),
                     ("client_credentials not allowed", try await client.token([("grant_type", "client_credentials")], basic: web), "unauthorized_client"),
                     ("scope not allowed", try await client.token([("grant_type", "password"), ("scope", "openid admin")] + login, basic: web), "invalid_scope"),

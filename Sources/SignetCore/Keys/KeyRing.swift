@@ -17,6 +17,9 @@ public final class KeyRing: Service, Sendable {
     private let logger: Logger
     private let metrics: SignetMetrics
     private let state = Mutex<KeySet?>(nil)
+    /// The first load, shared by everyone asking before it is done (RSA keys take a while to
+    /// make, and a burst of first requests must not each open a transaction for them).
+    private let firstLoad = Mutex<Task<KeySet, any Error>?>(nil)
     /// Whether the master key has been checked against the database (see ``verifyMasterKey()``).
     private let masterKeyVerified = Mutex(false)
 
@@ -28,8 +31,10 @@ public final class KeyRing: Service, Sendable {
         self.masterKey = masterKey
         self.settings = settings
         self.logger = logger
+        // A rotation elsewhere, or a client that signs users in with an algorithm that has no
+        // keys yet (they are made at once, so the JWKS has them before any ID token exists).
         store.database.changes.subscribe { [weak self] table in
-            guard table == .signingKeys, let self else { return }
+            guard table == .signingKeys || table == .clients, let self else { return }
             do {
                 try await self.reload()
             } catch {
@@ -41,7 +46,18 @@ public final class KeyRing: Service, Sendable {
     /// The key set, loading (and if needed creating) it on first use.
     public func keySet() async throws -> KeySet {
         if let keys = state.withLock({ $0 }) { return keys }
-        return try await reload()
+        let load = firstLoad.withLock { running in
+            if let running { return running }
+            let task = Task { try await self.reload() }
+            running = task
+            return task
+        }
+        do {
+            return try await load.value
+        } catch {
+            firstLoad.withLock { if $0 == load { $0 = nil } }
+            throw error
+        }
     }
 
     /// The loaded key set without touching the database; `nil` before the first load.
@@ -70,6 +86,7 @@ public final class KeyRing: Service, Sendable {
     public func reload() async throws -> KeySet {
         // Nothing is created or loaded with a master key the database was not set up with.
         try await verifyMasterKey()
+        let algorithms = try await algorithmsInUse()
         if try await store.ensureCurrentAndNext(algorithms: algorithms, make: makeKey) {
             logger.notice("created signing keys", metadata: ["alg": "\(algorithms.map(\.rawValue).joined(separator: " "))"])
         }
@@ -86,7 +103,7 @@ public final class KeyRing: Service, Sendable {
         force: Bool = false, expectedCurrent: String? = nil, origin: RequestOrigin = RequestOrigin(actor: "schedule")
     ) async throws -> KeyStore.RotationResult {
         let result = try await store.rotate(
-            algorithms: algorithms,
+            algorithms: try await algorithmsInUse(),
             expectedCurrent: expectedCurrent,
             minimumNextAge: force ? 0 : settings.keys.jwksMaxAgeSeconds,
             retiredPublishSeconds: retiredPublishSeconds,
@@ -99,11 +116,12 @@ public final class KeyRing: Service, Sendable {
         return result
     }
 
-    /// Every algorithm with its own key lifecycle: the access tokens' (first), and the two ID
-    /// tokens may be signed with (RS256, which OpenID Connect requires, and ES256).
-    var algorithms: [SigningAlgorithm] {
+    /// Every algorithm with its own key lifecycle: the access tokens' (first), then the ID-token
+    /// algorithm of every client that signs users in (RS256 unless it registered ES256). A
+    /// deployment without browser sign-in makes no RSA keys.
+    func algorithmsInUse() async throws -> [SigningAlgorithm] {
         var list = [settings.keys.algorithm]
-        for algorithm in [SigningAlgorithm.rs256, .es256] where !list.contains(algorithm) { list.append(algorithm) }
+        for algorithm in try await store.idTokenAlgorithms() where !list.contains(algorithm) { list.append(algorithm) }
         return list
     }
 

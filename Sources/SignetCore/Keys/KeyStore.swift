@@ -38,12 +38,18 @@ public struct KeyStore: Sendable {
     }
 
     /// Makes sure each of `algorithms` has a current and a next key, creating them with `make`
-    /// when missing. Returns whether it created any.
+    /// when missing. Returns whether it created any. When nothing is missing (the usual case) this
+    /// is one read; keys are made before the lock is taken (an RSA key takes a while).
     @discardableResult
     public func ensureCurrentAndNext(
         algorithms: [SigningAlgorithm], make: (SigningAlgorithm) throws -> NewSigningKey
     ) async throws -> Bool {
-        try await database.withTransaction(logger: logger) { connection in
+        let present = try await Self.states(on: database, logger: logger)
+        let missing = algorithms.filter { !present.contains($0.rawValue + "/current") || !present.contains($0.rawValue + "/next") }
+        if missing.isEmpty { return false }
+        var made: [SigningAlgorithm: [NewSigningKey]] = [:]
+        for algorithm in missing { made[algorithm] = [try make(algorithm), try make(algorithm)] }
+        return try await database.withTransaction(logger: logger) { connection in
             try await Self.lock(connection, logger: logger)
             var states: Set<String> = []
             for try await (alg, state) in try await connection.query(
@@ -52,8 +58,9 @@ public struct KeyStore: Sendable {
                 states.insert(alg + "/" + state)
             }
             var created = false
-            for algorithm in algorithms {
+            for algorithm in missing {
                 let alg = algorithm.rawValue
+                var keys = made[algorithm] ?? []
                 let hasCurrent = states.contains(alg + "/current"), hasNext = states.contains(alg + "/next")
                 if !hasCurrent {
                     if hasNext {
@@ -61,16 +68,40 @@ public struct KeyStore: Sendable {
                             "UPDATE signing_keys SET state = 'current', activated_at = now() WHERE state = 'next' AND alg = \(alg)",
                             logger: logger)
                     } else {
-                        try await Self.insert(try make(algorithm), state: "current", on: connection, logger: logger)
+                        try await Self.insert(keys.removeFirst(), state: "current", on: connection, logger: logger)
                     }
                 }
                 if !hasNext || !hasCurrent {
-                    try await Self.insert(try make(algorithm), state: "next", on: connection, logger: logger)
+                    try await Self.insert(keys.removeFirst(), state: "next", on: connection, logger: logger)
                     created = true
                 }
             }
             return created
         }
+    }
+
+    /// The ID-token algorithms of the clients that can sign users in (`authorization_code`).
+    public func idTokenAlgorithms() async throws -> [SigningAlgorithm] {
+        var algorithms: [SigningAlgorithm] = []
+        for try await name in try await database.query(
+            """
+            SELECT DISTINCT id_token_signed_response_alg FROM clients WHERE 'authorization_code' = ANY (grant_types) ORDER BY 1 DESC
+            """, logger: logger
+        ).decode(String.self) {
+            if let algorithm = SigningAlgorithm(rawValue: name) { algorithms.append(algorithm) }
+        }
+        return algorithms
+    }
+
+    /// "alg/state" of every current and next key.
+    private static func states(on database: Database, logger: Logger) async throws -> Set<String> {
+        var states: Set<String> = []
+        for try await (alg, state) in try await database.query(
+            "SELECT alg, state FROM signing_keys WHERE state IN ('current', 'next')", logger: logger
+        ).decode((String, String).self) {
+            states.insert(alg + "/" + state)
+        }
+        return states
     }
 
     /// The outcome of a rotation request.

@@ -50,7 +50,11 @@ public struct TokenIssuer: Sendable {
         user: User, client: Client, scopes: Set<String>, nonce: String?, accessToken: String, sessionID: UUID,
         authTime: Date, amr: [String], acr: String, issuedAt: Date = Date()
     ) async throws -> String {
-        let keySet = try await keys.keySet()
+        var keySet = try await keys.keySet()
+        if keySet.currentKids[client.idTokenAlgorithm] == nil {
+            // The client's keys are made when it is registered; a node that has not reloaded since does now.
+            keySet = try await keys.reload()
+        }
         guard let kid = keySet.currentKids[client.idTokenAlgorithm] else { throw KeyRingError.noCurrentKey }
         let now = Int(issuedAt.timeIntervalSince1970)
         let email = scopes.contains("email") ? user.email : nil

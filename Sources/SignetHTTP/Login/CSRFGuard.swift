@@ -1,12 +1,15 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SignetCore
 
 /// Cross-site request forgery protection of the sign-in forms: a synchronizer token that is an
 /// HMAC (under a key derived from the master key) of the browser's random flow cookie, so a
-/// form posted from elsewhere, without that cookie or with another, is refused; plus an `Origin`
-/// check (a browser sends it on every POST; when present it must be the issuer's).
+/// form posted from elsewhere, without that cookie or with another, is refused; plus the
+/// browser's own word on where the form came from: `Origin` must be the issuer's — except
+/// `null`, which browsers send for same-origin posts from a `no-referrer` page — and
+/// `Sec-Fetch-Site`, when sent, must be `same-origin`.
 struct CSRFGuard: Sendable {
     let key: SymmetricKey
     let origin: String
@@ -35,7 +38,10 @@ struct CSRFGuard: Sendable {
     /// Refuses (403) a form post whose token does not match its flow cookie or whose `Origin` is
     /// another site's.
     func check(_ request: Request, token presented: String?) throws(SignetError) {
-        if let origin = request.headers[.origin], origin != self.origin {
+        if let origin = request.headers[.origin], origin != "null", origin != self.origin {
+            throw SignetError(.accessDenied, "this form was posted from another site", kind: .forbidden)
+        }
+        if let site = request.headers[.secFetchSite], site != "same-origin" {
             throw SignetError(.accessDenied, "this form was posted from another site", kind: .forbidden)
         }
         guard let flow = BrowserCookies.value(BrowserCookies.flow, in: request), SecretToken(presented: flow) != nil,
@@ -46,4 +52,8 @@ struct CSRFGuard: Sendable {
                 kind: .forbidden)
         }
     }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
 }

@@ -76,12 +76,11 @@ struct LogoutController: Sendable {
         return hint?.aud ?? parameters["client_id"]
     }
 
-    /// `uri` if it is registered for the client; a page-rendered refusal otherwise.
+    /// `uri` if it is registered for the client; a page-rendered refusal if it is not.
     private func postLogoutRedirect(_ uri: String?, clientID: String?) async throws -> String? {
-        guard let uri else { return nil }
-        guard let clientID else {
-            throw SignetError.invalidRequest("post_logout_redirect_uri needs an id_token_hint or a client_id")
-        }
+        // Without a valid hint or a client_id nothing says whose URI it is: it is not followed
+        // (the user still gets the confirmation, then the signed-out page).
+        guard let uri, let clientID else { return nil }
         guard let client = try await services.clients.find(clientID: clientID), client.postLogoutRedirectURIs.contains(uri) else {
             throw SignetError.invalidRequest("post_logout_redirect_uri is not registered for this application")
         }
