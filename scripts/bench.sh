@@ -7,6 +7,11 @@
 #   refresh      the refresh_token grant, each session chaining its newest token
 #   cc           the client_credentials grant
 #   introspect   POST /oauth2/introspect of one live access token
+#   authorize    GET /oauth2/authorize with a live browser session (single
+#                sign-on: a 302 with a fresh code, no page)
+#   exchange     the code exchange of the codes just made (PKCE, one refresh
+#                family and two signatures, the ID token's RS256); runs
+#                authorize first when that was not asked for
 # then prints one markdown table with the figures, the targets beside them,
 # and Signet's resident memory (idle before the load, peak at the end). Per
 # run: requests/s, p50 and p99 latency, responses with status >= 400, socket
@@ -48,15 +53,15 @@ wrk_timeout=${BENCH_TIMEOUT:-5}
 hash_seconds=${BENCH_HASH_SECONDS:-10}
 pg_port=${BENCH_PG_PORT:-54347}
 scratch=${BENCH_SCRATCH_PATH:-.build-bench}
-scenarios=${BENCH_SCENARIOS:-jwks hash login refresh cc introspect}
+scenarios=${BENCH_SCENARIOS:-jwks hash login refresh cc introspect authorize exchange}
 scenarios=${scenarios//,/ }
 for name in duration connections wrk_threads wrk_timeout hash_seconds pg_port; do
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '${!name}'"
 done
 ((connections >= wrk_threads)) || die "BENCH_CONNECTIONS must be at least BENCH_THREADS"
 for scenario in $scenarios; do
-    case $scenario in jwks | hash | login | refresh | cc | introspect) ;;
-    *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc introspect)" ;;
+    case $scenario in jwks | hash | login | refresh | cc | introspect | authorize | exchange) ;;
+    *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc introspect authorize exchange)" ;;
     esac
 done
 wants() { [[ " $scenarios " == *" $1 "* ]]; }
@@ -177,6 +182,11 @@ done
 out=$("$SIGNET_BIN" clients create bench-app --grant password --grant refresh_token --grant client_credentials)
 client_secret=$(field client_secret "$out")
 basic="Basic $(printf '%s' "bench-app:$client_secret" | base64 | tr -d '\n')"
+# A first-party web application for browser sign-in (no consent page).
+web_redirect=http://127.0.0.1:9/callback
+out=$("$SIGNET_BIN" clients create bench-web --grant authorization_code --grant refresh_token --scope openid --scope profile \
+    --redirect-uri "$web_redirect" --skip-consent)
+web_basic="Basic $(printf '%s' "bench-web:$(field client_secret "$out")" | base64 | tr -d '\n')"
 base=http://$SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT
 
 start_signet "$work_dir/server.log"
@@ -390,6 +400,43 @@ if wants introspect; then
         wrk_run introspect "$base/oauth2/introspect" "$lua_dir/request.lua"
 fi
 
+if wants authorize || wants exchange; then
+    # One browser signs in through the login page (a Python stand-in for it), then
+    # every request of the authorize run comes from that browser.
+    verifier=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 64)
+    challenge=$(python3 -c 'import base64, hashlib, sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip("="))' "$verifier")
+    query="response_type=code&client_id=bench-web&redirect_uri=$web_redirect&scope=openid%20profile&state=s"
+    query+="&nonce=n&code_challenge=$challenge&code_challenge_method=S256"
+    session=$(python3 - "$base" "$query" "$password" <<'PY'
+import html, http.cookiejar, re, sys, urllib.parse, urllib.request
+base, query, password = sys.argv[1:]
+jar = http.cookiejar.CookieJar()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+page = opener.open(f"{base}/oauth2/authorize?{query}", timeout=30).read().decode()
+fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
+fields.update(username="bench", password=password)
+try:
+    opener.open(urllib.request.Request(f"{base}/oauth2/authorize", data=urllib.parse.urlencode(fields).encode()), timeout=30)
+except urllib.error.HTTPError as answer:
+    if answer.code != 303:
+        raise
+print(next(c.value for c in jar if c.name == "signet_session"))
+PY
+    ) || die "could not sign the benchmark's browser in"
+    codes_file=$work_dir/codes
+    BENCH_COOKIE="signet_session=$session" BENCH_CODES_FILE=$codes_file \
+        wrk_run authorize "$base/oauth2/authorize?$query" "$lua_dir/authorize.lua"
+    if wants exchange; then
+        cat "$codes_file".* >"$codes_file"
+        step "exchange: $(wc -l <"$codes_file") codes from the authorize run"
+        BENCH_AUTHORIZATION=$web_basic BENCH_CODES=$codes_file BENCH_THREADS=$wrk_threads BENCH_REDIRECT_URI=$web_redirect \
+            BENCH_VERIFIER=$verifier wrk_run exchange "$base/oauth2/token" "$lua_dir/exchange.lua"
+    fi
+fi
+
 rss_peak=$(memory_mib VmHWM)
 rss_end=$(memory_mib VmRSS)
 kill -0 "$server_pid" 2>/dev/null || die "signet serve is no longer running"
@@ -468,6 +515,10 @@ ratio_verdict() { if [[ -n $1 ]]; then verdict "$1 >= $2"; else printf 'n/a'; fi
     row cc 'client_credentials' '≥ 8,000/s' "$(if [[ -n $(get cc.rps) ]]; then verdict "$(get cc.rps) >= 8000"; fi)"
     row introspect 'introspection' '≥ 10,000/s' \
         "$(if [[ -n $(get introspect.rps) ]]; then verdict "$(get introspect.rps) >= 10000"; fi)"
+    row authorize 'SSO authorization (302 with a code)' '≥ 1,500/s, p99 < 50 ms' \
+        "$(if [[ -n $(get authorize.rps) ]]; then verdict "$(get authorize.rps) >= 1500 && $(get authorize.p99_ms) < 50"; fi)"
+    row exchange 'code exchange (PKCE, refresh family, ES256 + RS256)' '≥ 1,000/s, p99 < 50 ms' \
+        "$(if [[ -n $(get exchange.rps) ]]; then verdict "$(get exchange.rps) >= 1000 && $(get exchange.p99_ms) < 50"; fi)"
     printf '| Signet RSS idle (before load) | < 40 MiB | | | | | | | | %s | %s |\n' "$rss_idle" "$(verdict "$rss_idle < 40")"
     printf '| Signet RSS peak (VmHWM at the end) | < 200 MiB | | | | | | | | %s | %s |\n' "$rss_peak" "$(verdict "$rss_peak < 200")"
     printf '\n'
@@ -484,6 +535,13 @@ ratio_verdict() { if [[ -n $1 ]]; then verdict "$1 >= $2"; else printf 'n/a'; fi
     if [[ -n $(get refresh.rps) ]]; then
         printf -- '- refresh chains: %s rotations, %s chains broken, %s requests without a live token, %s sessions\n' \
             "$(get refresh.rotated)" "$(get refresh.chains_broken)" "$(get refresh.starved)" "$(get refresh.sessions)"
+    fi
+    if [[ -n $(get authorize.rps) ]]; then
+        printf -- '- authorize: %s codes issued, %s other answers\n' "$(get authorize.codes)" "$(get authorize.refused)"
+    fi
+    if [[ -n $(get exchange.rps) ]]; then
+        printf -- '- exchange: %s codes exchanged, %s failed, %s requests after the codes ran out\n' \
+            "$(get exchange.exchanged)" "$(get exchange.failed)" "$(get exchange.starved)"
     fi
     printf -- '- non-2xx over all runs: %s; socket errors: %s (target: zero non-2xx) — %s\n' "$total_non2xx" "$total_socket" \
         "$(verdict "$total_non2xx == 0")"

@@ -113,6 +113,25 @@ struct CLITests {
             #expect(publicMachine.status != 0)
             #expect(publicMachine.stderr.contains("client_credentials"))
 
+            // A web application for browser sign-in; its ID-token keys (RS256) are made with it.
+            let web = try await Self.run(
+                ["clients", "create", "wiki", "--grant", "authorization_code", "--redirect-uri", "https://wiki.example/cb",
+                 "--post-logout-redirect-uri", "https://wiki.example/", "--skip-consent", "--name", "The Wiki"], environment: env)
+            #expect(web.status == 0, "\(web.stderr)")
+            #expect(web.stdout.contains("redirect_uris: https://wiki.example/cb") && web.stdout.contains("skip_consent: true")
+                    && web.stdout.contains("require_pkce: true"))
+            let rsaKeys = try await TestDatabase.integers("SELECT count(*)::int FROM signing_keys WHERE alg = 'RS256'", in: schema)
+            #expect(rsaKeys == [2], "a current and a next RS256 key, published before any ID token")
+            let noRedirect = try await Self.run(["clients", "create", "wiki2", "--grant", "authorization_code"], environment: env)
+            #expect(noRedirect.status != 0 && noRedirect.stderr.contains("redirect_uris"))
+            let plainHTTP = try await Self.run(
+                ["clients", "create", "wiki3", "--grant", "authorization_code", "--redirect-uri", "http://wiki.example/cb"], environment: env)
+            #expect(plainHTTP.status != 0 && plainHTTP.stderr.contains("https"))
+            let publicNoPKCE = try await Self.run(
+                ["clients", "create", "spa2", "--public", "--grant", "authorization_code", "--redirect-uri", "http://127.0.0.1:9/cb",
+                 "--no-require-pkce"], environment: env)
+            #expect(publicNoPKCE.status != 0 && publicNoPKCE.stderr.contains("require_pkce"))
+
             let refused = try await Self.run(["keys", "rotate"], environment: env)
             #expect(refused.status != 0, "a next key created just now is too new to promote")
             #expect(refused.stderr.contains("--force"))

@@ -65,6 +65,12 @@ public enum TestDatabase {
         }
     }
 
+    /// The first column of `sql`'s rows in `schema` (one a command-line test migrated), as integers.
+    public static func integers(_ sql: String, in schema: String) async throws -> [Int] {
+        let database = Database(url: try url, poolSize: 1, connectTimeout: .seconds(5), searchPath: schema, logger: logger)
+        return try await database.whileRunning { try await database.column(PostgresQuery(unsafeSQL: sql), as: Int.self) }
+    }
+
     /// Runs one statement outside any test schema. Lock and statement timeouts bound it: a schema
     /// drop that waits on a lock a failed test left behind must fail, not hang the run.
     public static func admin(_ sql: String) async throws {
