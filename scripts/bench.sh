@@ -59,6 +59,9 @@ for name in duration connections wrk_threads wrk_timeout hash_seconds pg_port; d
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '${!name}'"
 done
 ((connections >= wrk_threads)) || die "BENCH_CONNECTIONS must be at least BENCH_THREADS"
+if [[ " $scenarios " == *" exchange "* ]] && ((duration > 18)); then
+    die "BENCH_DURATION must be at most 18 s with the exchange scenario (its codes, made by the authorize run, live 60 s)"
+fi
 for scenario in $scenarios; do
     case $scenario in jwks | hash | login | refresh | cc | introspect | authorize | exchange) ;;
     *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc introspect authorize exchange)" ;;
@@ -248,15 +251,15 @@ target_pids() {
 # result[NAME.field], the server's RSS right after the run, and the CPU time
 # per request of the HTTP server and of PostgreSQL during the run.
 wrk_run() {
-    local name=$1 url=$2 script=$3 output=$results_dir/wrk-$1.txt line pair
+    local name=$1 url=$2 script=$3 output=$results_dir/wrk-$1.txt line pair seconds=${run_seconds:-$duration}
     local -a server_pids database_pids
     local server_before database_before
     mapfile -t server_pids < <(target_pids "$name")
     mapfile -t database_pids < <(pg_pids)
-    step "$name: wrk -t$wrk_threads -c$connections -d${duration}s $url"
+    step "$name: wrk -t$wrk_threads -c$connections -d${seconds}s $url"
     server_before=$(cpu_ticks "${server_pids[@]}")
     database_before=$(cpu_ticks "${database_pids[@]}")
-    run_child "$output" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --timeout "${wrk_timeout}s" --latency \
+    run_child "$output" wrk -t"$wrk_threads" -c"$connections" -d"${seconds}s" --timeout "${wrk_timeout}s" --latency \
         -s "$script" "$url" || {
         cat "$output" >&2
         die "wrk failed in scenario $name"
@@ -427,8 +430,12 @@ print(next(c.value for c in jar if c.name == "signet_session"))
 PY
     ) || die "could not sign the benchmark's browser in"
     codes_file=$work_dir/codes
+    # Twice as long as the other runs, so that the exchange that follows does not run out of
+    # codes (they live 60 s: the oldest is about 3 × BENCH_DURATION old at the end).
+    run_seconds=$((duration * 2))
     BENCH_COOKIE="signet_session=$session" BENCH_CODES_FILE=$codes_file \
         wrk_run authorize "$base/oauth2/authorize?$query" "$lua_dir/authorize.lua"
+    run_seconds=""
     if wants exchange; then
         cat "$codes_file".* >"$codes_file"
         step "exchange: $(wc -l <"$codes_file") codes from the authorize run"

@@ -118,11 +118,13 @@ struct LoginIntegrityTests {
     @Test func aLockSetByAnotherAttemptRefusesEvenTheRightPassword() async throws {
         try await TestDatabase.withDatabase { db in
             let users = try await Self.seed(db)
+            // A back-off long enough that it cannot run out on a slow machine before the completion.
+            let lockout = Settings.Lockout(threshold: 5, accountThreshold: 20, baseSeconds: 600, maximumSeconds: 900)
             guard case .authenticated(let attempt) = try await users.authenticate(
-                username: "victim", password: "the old password", source: "192.0.2.1", lockout: UserAccounts.testLockout)
+                username: "victim", password: "the old password", source: "192.0.2.1", lockout: lockout)
             else { throw TestFailure("the password did not verify") }
             // Four more guesses from the same source reach the threshold while the first is in flight.
-            for _ in 0..<4 { _ = try await users.login("victim", "a wrong guess") }
+            for _ in 0..<4 { _ = try await users.login("victim", "a wrong guess", lockout: lockout) }
             let completed = try await users.complete(attempt, session: nil, event: AuditEvent("login_succeeded"))
             #expect(!completed)
         }

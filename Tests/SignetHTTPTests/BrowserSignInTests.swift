@@ -541,6 +541,38 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func aFullHashingQueueAnswersTheLoginPageWith503AndRetryAfter() async throws {
+        try await TestServices.with(overrides: [
+            "argon2.memory_kib": 65_536, "argon2.iterations": 4, "argon2.threads": 1, "argon2.queue_limit": 1,
+            "rate_limit.burst": 10_000, "rate_limit.failed_login_burst": 10_000,
+        ]) { t in
+            for index in 0..<24 { try await t.user("user-\(index)") }
+            let app = Application(router: try buildPublicRouter(t.services), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            // A client that follows redirects and sends requests at once; the application's
+            // redirect URI is this server's /healthz, so a sign-in ends there with 200.
+            try await app.test(.ahc()) { client in
+                let port = try #require(client.port)
+                let callback = "http://127.0.0.1:\(port)/healthz"
+                try await t.codeClient("web", redirect: callback)
+                let browser = TestBrowser(client)
+                let page = try await browser.get("/oauth2/authorize", authorizationRequest("web", redirect: callback))
+                let responses = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                    for index in 0..<24 {
+                        group.addTask { try await browser.submit(page, [("username", "user-\(index)"), ("password", "correct horse battery")]) }
+                    }
+                    return try await group.reduce(into: [TestResponse]()) { $0.append($1) }
+                }
+                let shed = responses.filter { $0.status == .serviceUnavailable }
+                #expect(!shed.isEmpty, "\(responses.map(\.status))")
+                #expect(responses.allSatisfy { $0.status == .ok || $0.status == .serviceUnavailable }, "signed in, or shed")
+                for response in shed {
+                    #expect(response.headers[.retryAfter] == "1" && response.headers[.contentType]?.hasPrefix("text/html") == true)
+                    #expect(response.alert != nil)
+                }
+            }
+        }
+    }
+
     @Test func registrationChecksRedirectURIs() async throws {
         try await TestServices.with { t in
             let register = { (uris: [String], grants: [GrantType], method: ClientAuthMethod, pkce: Bool?) in

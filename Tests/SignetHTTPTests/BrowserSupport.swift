@@ -5,13 +5,16 @@ import HummingbirdTesting
 import SignetCore
 import SignetHTTP
 import SignetTestSupport
+import Synchronization
 
 /// A browser for the sign-in pages, as far as these tests need one: a cookie jar, the forms'
 /// hidden fields, and the redirects back to the application.
-final class TestBrowser: @unchecked Sendable {
+final class TestBrowser: Sendable {
     let client: any TestClientProtocol
     let origin: String
-    private(set) var cookies: [String: String] = [:]
+    private let jar = Mutex<[String: String]>([:])
+
+    var cookies: [String: String] { jar.withLock { $0 } }
 
     init(_ client: any TestClientProtocol, origin: String = "http://localhost:8080") {
         self.client = client
@@ -35,11 +38,12 @@ final class TestBrowser: @unchecked Sendable {
         try await post(path, Self.hiddenFields(page) + fields)
     }
 
-    func forget(_ name: String) { cookies[name] = nil }
-    func set(_ name: String, _ value: String) { cookies[name] = value }
+    func forget(_ name: String) { jar.withLock { $0[name] = nil } }
+    func set(_ name: String, _ value: String) { jar.withLock { $0[name] = value } }
 
     private func cookieHeader() -> HTTPFields {
         var headers: HTTPFields = [:]
+        let cookies = self.cookies
         if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") }
         return headers
     }
@@ -48,7 +52,7 @@ final class TestBrowser: @unchecked Sendable {
         for header in response.headers[values: .setCookie] {
             let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(pair[0]), value = pair.count > 1 ? String(pair[1]) : ""
-            if value.isEmpty || header.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+            jar.withLock { $0[name] = value.isEmpty || header.contains("Max-Age=0") ? nil : value }
         }
         return response
     }

@@ -32,18 +32,39 @@ public struct AuthorizationCodeStore: Sendable {
         }
     }
 
-    /// Stores `code` for `binding` under the browser session `sessionID` if that session is still
-    /// live (and marks it used now), auditing `code_issued`; one statement. Whether it did.
+    /// The browser session a code is issued under.
+    public enum Signer: Sendable {
+        /// A session already looked up (and found to need no page).
+        case session(UUID)
+        /// The session behind this cookie secret, if it is live and — unless `consentTo` is nil —
+        /// its user has consented to those scopes for the client: single sign-on in one statement.
+        case cookie(SecretToken, consentTo: [String]?)
+    }
+
+    /// Stores `code` for `binding` under the browser session `signer` names if that session is
+    /// still live, notes its use (at most every 30 s, so that one busy session is not rewritten
+    /// on every request) and audits `code_issued`; one statement. Whether it did.
     public func issue(
-        _ code: SecretToken, binding: Binding, sessionID: UUID, idleSeconds: Int, lifetime: Int, remoteAddress: String?
+        _ code: SecretToken, binding: Binding, signer: Signer, idleSeconds: Int, lifetime: Int, remoteAddress: String?
     ) async throws -> Bool {
+        var sessionID: UUID?, secretHash: Data?, consentTo: [String]?
+        switch signer {
+        case .session(let id): sessionID = id
+        case .cookie(let secret, let scopes): (secretHash, consentTo) = (secret.hash, scopes)
+        }
         let rows = try await database.query(
             """
             WITH session AS (
+                SELECT b.id, b.user_id, b.auth_time, b.amr, b.acr, b.last_seen_at
+                FROM browser_sessions b JOIN users u ON u.id = b.user_id
+                WHERE (b.id = \(sessionID) OR b.secret_hash = \(secretHash))
+                  AND \(unescaped: BrowserSessionStore.live(idleSeconds: idleSeconds))
+                  AND (\(consentTo)::text[] IS NULL OR coalesce(
+                        (SELECT c.scopes FROM consents c WHERE c.user_id = u.id AND c.client_id = \(binding.clientID)), '{}'
+                      ) @> \(consentTo)::text[])
+            ), touched AS (
                 UPDATE browser_sessions b SET last_seen_at = now()
-                FROM users u
-                WHERE b.id = \(sessionID) AND u.id = b.user_id AND \(unescaped: BrowserSessionStore.live(idleSeconds: idleSeconds))
-                RETURNING b.id, b.user_id, b.auth_time, b.amr, b.acr
+                FROM session s WHERE b.id = s.id AND s.last_seen_at < now() - interval '30 seconds'
             ), code AS (
                 INSERT INTO authorization_codes (code_hash, client_id, user_id, browser_session_id, redirect_uri, code_challenge,
                                                  nonce, scope, auth_time, amr, acr, expires_at)

@@ -146,12 +146,30 @@ public struct BrowserSignIn: Sendable {
 
     /// A new code for `request` under `session`, or `nil` if the session ended meanwhile.
     public func issueCode(_ request: AuthorizationRequest, session: BrowserSession, origin: RequestOrigin) async throws -> String? {
+        try await issueCode(request, signer: .session(session.id), origin: origin)
+    }
+
+    /// Single sign-on in one statement: a code for `request` if the browser behind `cookie` is
+    /// signed in and needs no page — the request asks for no `prompt`, `max_age` or
+    /// `id_token_hint`, and the client skips consent or the user has consented to its scopes.
+    /// `nil` means "take the long way" (``session(cookie:clientID:)`` and ``next(_:session:justAuthenticated:justConsented:now:)``).
+    public func signedInCode(_ request: AuthorizationRequest, cookie: String?, origin: RequestOrigin) async throws -> String? {
+        guard request.prompt.isEmpty, request.maxAge == nil, request.hintedSubject == nil,
+              let cookie, let secret = SecretToken(presented: cookie)
+        else { return nil }
+        return try await issueCode(
+            request, signer: .cookie(secret, consentTo: request.client.skipConsent ? nil : request.scopes), origin: origin)
+    }
+
+    private func issueCode(
+        _ request: AuthorizationRequest, signer: AuthorizationCodeStore.Signer, origin: RequestOrigin
+    ) async throws -> String? {
         let code = SecretToken()
         let binding = AuthorizationCodeStore.Binding(
             clientID: request.client.clientID, redirectURI: request.target.redirectURI, codeChallenge: request.codeChallenge,
             nonce: request.nonce, scope: request.scope)
         guard try await codes.issue(
-            code, binding: binding, sessionID: session.id, idleSeconds: settings.browser.sessionIdleSeconds,
+            code, binding: binding, signer: signer, idleSeconds: settings.browser.sessionIdleSeconds,
             lifetime: settings.browser.codeLifetimeSeconds, remoteAddress: origin.remoteAddress)
         else { return nil }
         return code.value

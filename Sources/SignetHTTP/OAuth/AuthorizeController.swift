@@ -50,11 +50,15 @@ struct AuthorizeController: Sendable {
         _ authorization: AuthorizationRequest, parameters: [String: String], request: Request, context: SignetRequestContext, isPost: Bool
     ) async throws -> Response {
         let client = authorization.client
-        var session = try await signIn.session(
-            cookie: BrowserCookies.value(BrowserCookies.session, in: request), clientID: client.clientID)
+        let cookie = BrowserCookies.value(BrowserCookies.session, in: request)
+        let step = isPost ? parameters["signet_step"] : nil
+        // Single sign-on, the common case: one statement, no page.
+        if step == nil, let code = try await signIn.signedInCode(authorization, cookie: cookie, origin: context.origin) {
+            return AuthorizationResponse.code(code, target: authorization.target, issuer: issuer, afterPost: isPost)
+        }
+        var session = try await signIn.session(cookie: cookie, clientID: client.clientID)
         var justAuthenticated = false, justConsented = false
         var newSessionCookie: Cookie?
-        let step = isPost ? parameters["signet_step"] : nil
         if step != nil {
             try csrf.check(request, token: parameters["csrf_token"])
         }

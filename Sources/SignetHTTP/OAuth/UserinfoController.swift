@@ -9,6 +9,8 @@ struct UserinfoController: Sendable {
         var sub: String
         var preferred_username: String?
         var email: String?
+        /// Signet does not verify addresses: `false` whenever `email` is given (as in ID tokens).
+        var email_verified: Bool?
         var roles: [String]
     }
 
@@ -25,10 +27,11 @@ struct UserinfoController: Sendable {
         guard scopes.contains("openid") else {
             throw SignetError(.insufficientScope, "the token lacks the openid scope", requiredScope: "openid")
         }
+        let email = scopes.contains("email") ? user.email : nil
         return try jsonResponse(
             Claims(
                 sub: user.id.uuidString.lowercased(), preferred_username: scopes.contains("profile") ? user.username : nil,
-                email: scopes.contains("email") ? user.email : nil, roles: user.roles),
+                email: email, email_verified: email == nil ? nil : false, roles: user.roles),
             headers: [.cacheControl: "no-store"])
     }
 }
