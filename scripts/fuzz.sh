@@ -81,7 +81,7 @@ step "signet users create $admin_username / $user_username"
 printf '%s\n' "$admin_password" | "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
 printf '%s\n' "$user_password" |
     "$SIGNET_BIN" users create "$user_username" --role user --email "$user_username@example.com" --password-stdin >/dev/null
-step "signet clients create fuzz-app / fuzz-admin"
+step "signet clients create fuzz-app / fuzz-admin / fuzz-web"
 out=$("$SIGNET_BIN" clients create fuzz-app --auth-method client_secret_basic \
     --grant password --grant refresh_token --grant client_credentials \
     --scope openid --scope profile --scope email --scope api)
@@ -92,6 +92,10 @@ out=$("$SIGNET_BIN" clients create fuzz-admin --auth-method client_secret_basic 
     --grant password --audience "$admin_audience")
 admin_client_id=$(field client_id "$out")
 admin_client_secret=$(field client_secret "$out")
+# A web application for browser sign-in: the fuzzer is offered its id and redirect
+# URI, so that authorization requests get past the page-only checks now and then.
+"$SIGNET_BIN" clients create fuzz-web --auth-method client_secret_basic --grant authorization_code --grant refresh_token \
+    --scope openid --scope profile --redirect-uri http://127.0.0.1:9/cb --post-logout-redirect-uri http://127.0.0.1:9/bye >/dev/null
 
 # --- Server ---------------------------------------------------------------------
 start_signet "$server_log"
@@ -165,6 +169,29 @@ sensitive-markers = ["secret", "password", "authorization"]
 display = ["missing_auth", "missing_test_data", "base_url_mismatch", "validation_mismatch", "missing_deserializer",
            "unused_openapi_auth", "unsupported_regex", "unmatched_filter", "unresolvable_reference", "low_valid_rate",
            "rate_limited", "timeout_units"]
+
+[dictionaries.web-client]
+values = ["fuzz-web"]
+
+[dictionaries.web-redirect]
+values = ["http://127.0.0.1:9/cb"]
+
+[dictionaries.response-type]
+values = ["code"]
+
+[dictionaries.s256-challenge]
+values = ["E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"]
+
+[dictionaries.s256]
+values = ["S256"]
+
+[[operations]]
+include-operation-id = "authorize"
+parameters = { "query.client_id" = { dictionary = "web-client", probability = 0.7 }, "query.redirect_uri" = { dictionary = "web-redirect", probability = 0.7 }, "query.response_type" = { dictionary = "response-type", probability = 0.7 }, "query.code_challenge" = { dictionary = "s256-challenge", probability = 0.6 }, "query.code_challenge_method" = { dictionary = "s256", probability = 0.6 } }
+
+[[operations]]
+include-operation-id = "authorizePost"
+parameters = { "body.client_id" = { dictionary = "web-client", probability = 0.7 }, "body.redirect_uri" = { dictionary = "web-redirect", probability = 0.7 }, "body.response_type" = { dictionary = "response-type", probability = 0.7 }, "body.code_challenge" = { dictionary = "s256-challenge", probability = 0.6 }, "body.code_challenge_method" = { dictionary = "s256", probability = 0.6 } }
 
 [[operations]]
 include-operation-id = "token"

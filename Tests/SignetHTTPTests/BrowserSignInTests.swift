@@ -195,6 +195,44 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func revokingASignInsRefreshTokenEndsItsAccessTokensAndIsListed() async throws {
+        try await TestServices.with { t in
+            try await t.user("alice")
+            let secret = try await t.codeClient("web")
+            try await t.codeClient("other", redirect: "https://other.example/cb")
+            let admin = try await t.adminToken()
+            let app = try await buildApplication(reader: t.reader)
+            try await app.test(.router) { client in
+                let browser = TestBrowser(client)
+                let pkce = PKCEPair()
+                let code = try #require(try await Self.signIn(browser, authorizationRequest("web", pkce: pkce)).redirectQuery["code"])
+                let tokens = try (try await Self.exchange(client, code: code, pkce: pkce, secret: secret)).decode(TokenBody.self)
+                func live(_ token: String) async throws -> Bool {
+                    try await client.execute(uri: "/userinfo", method: .get, headers: [.authorization: "Bearer \(token)"]).status == .ok
+                }
+                #expect(try await live(tokens.access_token))
+                let revocation = try await client.execute(
+                    uri: "/oauth2/revoke", method: .post,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .authorization: Form.basic("web", secret ?? "")],
+                    body: ByteBuffer(string: Form.encode([("token", try #require(tokens.refresh_token))])))
+                #expect(revocation.status == .ok)
+                #expect(try await !live(tokens.access_token), "RFC 7009: the access tokens of the revoked refresh family end too")
+                #expect(try await browser.get("/oauth2/authorize", authorizationRequest("other", redirect: "https://other.example/cb")).status == .found,
+                        "the browser session itself lives on")
+
+                // Logout ends the browser session; the admin revocation list names it (the tokens' sid).
+                let sid = try #require(try DecodedJWT(tokens.access_token).claims["sid"] as? String)
+                _ = try await browser.get("/oauth2/logout", [("id_token_hint", "x")])
+                let page = try await browser.get("/oauth2/logout")
+                _ = try await browser.submit(page, to: "/oauth2/logout", [("decision", "logout")])
+                try await Application(router: try buildAdminRouter(t.services)).test(.router) { adminClient in
+                    let list = try await adminClient.execute(uri: "/admin/revocations", method: .get, headers: [.authorization: "Bearer \(admin)"])
+                    #expect(list.html.contains(sid) && list.html.contains(#""reason":"logout""#), "\(list.html)")
+                }
+            }
+        }
+    }
+
     @Test func sixteenParallelExchangesOfOneCodeGiveExactlyOneSuccess() async throws {
         try await TestServices.with { t in
             try await t.user("alice")

@@ -105,9 +105,13 @@ public struct RevocationStore: Sendable {
     public func sessions(before cursor: SessionCursor? = nil, limit: Int) async throws -> [RevokedSession] {
         let rows = try await database.query(
             """
-            SELECT id, revoked_at, revoked_at::text AS cursor_at, revoked_reason FROM sessions
-            WHERE revoked_at IS NOT NULL
-              AND (\(cursor?.revokedAt ?? "") = '' OR (revoked_at, id) < (\(cursor?.revokedAt ?? "infinity")::timestamptz, \(cursor?.id ?? UUID())))
+            SELECT id, revoked_at, revoked_at::text AS cursor_at, revoked_reason FROM (
+                SELECT id, revoked_at, revoked_reason FROM sessions WHERE revoked_at IS NOT NULL
+                UNION ALL
+                -- Browser sessions: their ids are the `sid` of ID tokens and code-flow access tokens.
+                SELECT id, revoked_at, revoked_reason FROM browser_sessions WHERE revoked_at IS NOT NULL
+            ) ended
+            WHERE (\(cursor?.revokedAt ?? "") = '' OR (revoked_at, id) < (\(cursor?.revokedAt ?? "infinity")::timestamptz, \(cursor?.id ?? UUID())))
             ORDER BY revoked_at DESC, id DESC LIMIT \(limit)
             """, logger: logger)
         var sessions: [RevokedSession] = []

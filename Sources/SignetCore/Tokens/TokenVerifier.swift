@@ -107,7 +107,9 @@ public struct TokenVerifier: Sendable {
         // Every token needs its client; a user's token also its user (enabled, and for a token
         // without a session not cut off: whole-second `iat`, so the cut-off's own second counts
         // as before it); a session's token its session, not ended (SessionStore.notEnded) — a
-        // refresh family, or for the code flow the browser session (BrowserSessionStore.notEnded).
+        // refresh family, or for the code flow the browser session (BrowserSessionStore.notEnded)
+        // together with the client's refresh family from it (revoking that family, e.g. with
+        // RFC 7009, ends the access tokens too, as it does for the password grant's).
         let rows = try await database.query(
             """
             SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(claims.jti))
@@ -117,7 +119,11 @@ public struct TokenVerifier: Sendable {
                     WHERE s.id = \(sessionID) AND s.user_id = \(userID) AND s.client_id = \(claims.client_id)
                       AND \(unescaped: SessionStore.notEnded)) OR EXISTS (
                     SELECT 1 FROM browser_sessions b JOIN users u ON u.id = b.user_id
-                    WHERE b.id = \(sessionID) AND b.user_id = \(userID) AND \(unescaped: BrowserSessionStore.notEnded)))
+                    WHERE b.id = \(sessionID) AND b.user_id = \(userID) AND \(unescaped: BrowserSessionStore.notEnded)
+                      -- and the client's refresh family from that sign-in, if it has one, not revoked
+                      AND (NOT EXISTS (SELECT 1 FROM sessions f WHERE f.browser_session_id = b.id AND f.client_id = \(claims.client_id))
+                           OR EXISTS (SELECT 1 FROM sessions f WHERE f.browser_session_id = b.id AND f.client_id = \(claims.client_id)
+                                        AND f.revoked_at IS NULL))))
               AND (\(userID)::uuid IS NULL OR EXISTS (
                     SELECT 1 FROM users u WHERE u.id = \(userID) AND NOT u.disabled
                       AND (\(sessionID)::uuid IS NOT NULL OR u.tokens_valid_after IS NULL

@@ -17,7 +17,7 @@ struct AssetsController: Sendable {
         routes.get("assets/signet.css") { request, _ in
             guard let stylesheet = Self.stylesheet else { return Response(status: .notFound) }
             var headers: HTTPFields = [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600", .eTag: Self.etag]
-            if request.headers[.ifNoneMatch] == Self.etag {
+            if let tags = request.headers[.ifNoneMatch], WellKnownController.matches(tags, etag: Self.etag) {
                 headers[.contentType] = nil
                 return Response(status: .notModified, headers: headers)
             }

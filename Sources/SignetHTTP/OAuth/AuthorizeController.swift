@@ -33,9 +33,7 @@ struct AuthorizeController: Sendable {
 
     @Sendable func authorize(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let isPost = request.method == .post
-        let parameters = isPost
-            ? try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit).all
-            : try OAuthParameters.form(request.uri.query ?? "").all
+        let parameters = try await OAuthParameters.of(request, context: context, limit: services.environment.settings.http.publicBodyLimit).all
         // Until the client and redirect URI are known to be right, refusals are pages (never redirects).
         let target = try await AuthorizationRequest.target(parameters, clients: services.clients)
         do {

@@ -25,9 +25,7 @@ struct LogoutController: Sendable {
 
     @Sendable func logout(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let isPost = request.method == .post
-        let parameters = isPost
-            ? try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit).all
-            : try OAuthParameters.form(request.uri.query ?? "").all
+        let parameters = try await OAuthParameters.of(request, context: context, limit: services.environment.settings.http.publicBodyLimit).all
         var hint: IDTokenClaims?
         if let presented = parameters["id_token_hint"] { hint = await services.signIn.verifier.idTokenHint(presented) }
         let clientID = try clientID(parameters, hint: hint)

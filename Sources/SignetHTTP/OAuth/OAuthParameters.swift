@@ -42,6 +42,12 @@ struct OAuthParameters: Sendable {
         }
     }
 
+    /// The parameters of an endpoint that takes both methods (OIDC Core §3.1.2.1): the query of a
+    /// GET, the body of a POST.
+    static func of(_ request: Request, context: some RequestContext, limit: Int) async throws -> OAuthParameters {
+        request.method == .post ? try await parse(request, context: context, limit: limit) : try form(request.uri.query ?? "")
+    }
+
     static func form(_ text: String) throws(SignetError) -> OAuthParameters {
         var values: [String: String] = [:]
         for pair in text.split(separator: "&") {
