@@ -57,11 +57,14 @@ ALTER TABLE sessions ADD COLUMN browser_session_id uuid REFERENCES browser_sessi
 CREATE INDEX sessions_browser_session_idx ON sessions (browser_session_id) WHERE browser_session_id IS NOT NULL;
 
 -- Authorization codes: only a hash is stored; used once (used_at), live at most 60 s. The refresh
--- family the exchange created is remembered so that a second exchange can revoke it.
+-- family the exchange created is remembered so that a second exchange can revoke it. One foreign
+-- key only (issuing a code is the hot path of single sign-on): a deleted user's codes go with
+-- their browser sessions, and a deleted client can no longer authenticate to exchange its codes
+-- (the retention clean-up removes them).
 CREATE TABLE authorization_codes (
     code_hash           bytea       PRIMARY KEY,
-    client_id           text        NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
-    user_id             uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_id           text        NOT NULL,
+    user_id             uuid        NOT NULL,
     browser_session_id  uuid        NOT NULL REFERENCES browser_sessions (id) ON DELETE CASCADE,
     redirect_uri        text        NOT NULL,
     code_challenge      text,

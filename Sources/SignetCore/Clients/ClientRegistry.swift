@@ -128,9 +128,9 @@ public struct ClientRegistry: Sendable {
         return (client, secret)
     }
 
-    /// The registered client with this id, if any.
+    /// The registered client with this id, if any (from the cache every node keeps current).
     public func find(clientID: String) async throws -> Client? {
-        try await store.find(clientID: clientID)?.client
+        try await find(clientID)?.client
     }
 
     /// Removes a client, and with it its sessions and every token it holds; records
