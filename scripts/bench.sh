@@ -7,7 +7,7 @@
 #   refresh      the refresh_token grant, each session chaining its newest token
 #   cc           the client_credentials grant
 #   introspect   POST /oauth2/introspect of one live access token
-#   authorize    GET /oauth2/authorize with a live browser session (single
+#   authorize    GET /oauth2/authorize from 32 signed-in browsers (single
 #                sign-on: a 302 with a fresh code, no page)
 #   exchange     the code exchange of the codes just made (PKCE, one refresh
 #                family and two signatures, the ID token's RS256); runs
@@ -404,36 +404,37 @@ if wants introspect; then
 fi
 
 if wants authorize || wants exchange; then
-    # One browser signs in through the login page (a Python stand-in for it), then
-    # every request of the authorize run comes from that browser.
+    # Each bench user signs in in two browsers through the login page (a Python
+    # stand-in for a browser); the authorize run takes turns among those sessions.
     verifier=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 64)
     challenge=$(python3 -c 'import base64, hashlib, sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip("="))' "$verifier")
     query="response_type=code&client_id=bench-web&redirect_uri=$web_redirect&scope=openid%20profile&state=s"
     query+="&nonce=n&code_challenge=$challenge&code_challenge_method=S256"
-    session=$(python3 - "$base" "$query" "$password" <<'PY'
+    sessions_file=$work_dir/browser-sessions
+    python3 - "$base" "$query" "$password" "$bench_users" >"$sessions_file" <<'PY' || die "could not sign the benchmark's browsers in"
 import html, http.cookiejar, re, sys, urllib.parse, urllib.request
-base, query, password = sys.argv[1:]
-jar = http.cookiejar.CookieJar()
+base, query, password, users = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-page = opener.open(f"{base}/oauth2/authorize?{query}", timeout=30).read().decode()
-fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
-fields.update(username="bench", password=password)
-try:
-    opener.open(urllib.request.Request(f"{base}/oauth2/authorize", data=urllib.parse.urlencode(fields).encode()), timeout=30)
-except urllib.error.HTTPError as answer:
-    if answer.code != 303:
-        raise
-print(next(c.value for c in jar if c.name == "signet_session"))
+for browser in range(users * 2):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    page = opener.open(f"{base}/oauth2/authorize?{query}", timeout=30).read().decode()
+    fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
+    fields.update(username=f"bench-{browser % users}", password=password)
+    try:
+        opener.open(urllib.request.Request(f"{base}/oauth2/authorize", data=urllib.parse.urlencode(fields).encode()), timeout=30)
+    except urllib.error.HTTPError as answer:
+        if answer.code != 303:
+            raise
+    print(next(c.value for c in jar if c.name == "signet_session"))
 PY
-    ) || die "could not sign the benchmark's browser in"
     codes_file=$work_dir/codes
     # Twice as long as the other runs, so that the exchange that follows does not run out of
     # codes (they live 60 s: the oldest is about 3 × BENCH_DURATION old at the end).
     run_seconds=$((duration * 2))
-    BENCH_COOKIE="signet_session=$session" BENCH_CODES_FILE=$codes_file \
+    BENCH_SESSIONS=$sessions_file BENCH_CODES_FILE=$codes_file \
         wrk_run authorize "$base/oauth2/authorize?$query" "$lua_dir/authorize.lua"
     run_seconds=""
     if wants exchange; then

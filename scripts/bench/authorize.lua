@@ -1,10 +1,11 @@
 -- GET /oauth2/authorize with a live browser session: single sign-on, answered
--- with a 302 to the application carrying a fresh code. Every code is written to
--- a file per thread, for the code-exchange scenario that runs right after (codes
--- live 60 s).
+-- with a 302 to the application carrying a fresh code. The requests take turns
+-- among many signed-in browsers (one user each), as real traffic does. Every
+-- code is written to a file per thread, for the code-exchange scenario that runs
+-- right after (codes live 60 s).
 --
 -- Environment:
---   BENCH_COOKIE       the Cookie header (the browser session)
+--   BENCH_SESSIONS     file with one browser session cookie value per line
 --   BENCH_CODES_FILE   codes are appended to BENCH_CODES_FILE.<thread id>
 --
 -- Extra fields of the result line: codes (302s carrying a code), refused (any
@@ -13,16 +14,24 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")
 
 wrk.method = "GET"
-wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
 
 setup = common.setup
 
 codes, refused = 0, 0
 local out
+local cookies, turn = {}, 0
 
 function init(args)
    out = assert(io.open(os.getenv("BENCH_CODES_FILE") .. "." .. id, "w"))
    out:setvbuf("full")
+   for line in io.lines(os.getenv("BENCH_SESSIONS")) do
+      if line ~= "" then cookies[#cookies + 1] = "signet_session=" .. line end
+   end
+end
+
+function request()
+   turn = turn % #cookies + 1
+   return wrk.format(nil, nil, { Cookie = cookies[turn] })
 end
 
 function response(status, headers, body)
