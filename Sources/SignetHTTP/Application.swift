@@ -34,7 +34,8 @@ public func buildApplication(reader: ConfigReader, logger: Logger? = nil) async 
 /// limits (tests move it by hand).
 public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .system) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
-    let router = Router(context: SignetRequestContext.self)
+    // HEAD answers as GET without the body, on every GET route (RFC 9110 §9.3.2).
+    let router = Router(context: SignetRequestContext.self, options: .autoGenerateHeadEndpoints)
     let deadline = DeadlineMiddleware<SignetRequestContext>(deadline: .seconds(settings.http.requestTimeoutSeconds))
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.add(middleware: ClientAddressMiddleware(settings: settings))
@@ -81,7 +82,8 @@ public func buildAdminRouter(
     _ services: TokenServices, metrics registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), clock: LimiterClock = .system
 ) throws -> Router<SignetRequestContext> {
     let settings = services.environment.settings
-    let router = Router(context: SignetRequestContext.self)
+    // HEAD answers as GET without the body, on every GET route (RFC 9110 §9.3.2).
+    let router = Router(context: SignetRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.add(middleware: ClientAddressMiddleware(settings: settings))
     router.addRoutes(OpenAPIController().endpoints)

@@ -22,6 +22,21 @@ struct HealthTests {
         }
     }
 
+    @Test func headAnswersLikeGetWithoutTheBody() async throws {
+        try await TestServices.with { t in
+            let app = try await buildApplication(reader: t.reader)
+            try await app.test(.router) { client in
+                for path in ["/healthz", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/assets/signet.css"] {
+                    let get = try await client.execute(uri: path, method: .get)
+                    let head = try await client.execute(uri: path, method: .head)
+                    #expect(head.status == .ok && head.body.readableBytes == 0, "\(path)")
+                    #expect(head.headers[.contentType] == get.headers[.contentType] && head.headers[.eTag] == get.headers[.eTag], "\(path)")
+                }
+                #expect(try await client.execute(uri: "/oauth2/token", method: .head).status != .ok, "no HEAD where there is no GET")
+            }
+        }
+    }
+
     @Test func readyzIsOkOnceTheKeysAreLoadedWhileTheDatabaseAnswers() async throws {
         try await TestDatabase.withDatabase { db in
             let schema: [String] = try await db.column("SELECT current_schema()::text")
