@@ -504,6 +504,8 @@ def test_errors_that_must_not_be_redirected_are_a_400_page(page, metadata, callb
     assert is_signet(page.url), page.url
     assert response.request.redirected_from is None
     assert callbacks.paths[before:] == []
+    if client_id != WEB_CLIENT_ID:
+        screenshot(page, "error")
 
 
 # --- single sign-on, prompt ---------------------------------------------------------

@@ -138,6 +138,8 @@ struct CLITests {
             let rotated = try await Self.run(["keys", "rotate", "--force"], environment: env)
             #expect(rotated.status == 0, "\(rotated.stderr)")
             #expect(rotated.stdout.hasPrefix("current: ") && rotated.stdout.contains("\nnext: "))
+            let retiredRSA = try await TestDatabase.integers("SELECT count(*)::int FROM signing_keys WHERE alg = 'RS256' AND state = 'retired'", in: schema)
+            #expect(retiredRSA == [1], "the ID tokens' keys rotate with the access tokens'")
 
             let missingKey = try await Self.run(["keys", "rotate"], environment: env.filter { $0.key != "SIGNET_MASTER_KEY" }.merging(
                 ["SIGNET_MASTER_KEY_FILE": "/nonexistent/master.key"]) { $1 })

@@ -63,6 +63,8 @@ struct SettingsTests {
         ("SIGNET_ARGON2_ITERATIONS", "0", "argon2.iterations"),
         ("SIGNET_LOG_LEVEL", "chatty", "log.level"),
         ("SIGNET_DATABASE_SCHEMA", "Robert'); DROP", "database.schema"),
+        ("SIGNET_LOGIN_TEMPLATES_DIR", "/nonexistent/templates", "login.templates_dir"),
+        ("SIGNET_AUTHORIZATION_CODE_LIFETIME_SECONDS", "61", "authorization_code.lifetime_seconds"),
     ])
     func badValueStopsStartUpNamingTheSetting(variable: String, value: String, setting: String) async throws {
         let reader = try await Settings.reader(configFile: Self.configFile, environment: [variable: value])

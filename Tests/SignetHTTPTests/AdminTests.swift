@@ -180,6 +180,27 @@ struct AdminTests {
                 #expect((spa.object["client_id"] as? String)?.isEmpty == false, "a client id is generated when none is given")
 
                 #expect(try await client.admin(.post, "/admin/clients", token: admin, json: #"{"grant_types":["implicit"]}"#).status == .badRequest)
+                // Browser sign-in metadata, in and out (RFC 7591 names).
+                let web = try await client.admin(.post, "/admin/clients", token: admin, json: """
+                    {"client_id":"wiki","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://wiki.example/cb"],
+                     "post_logout_redirect_uris":["https://wiki.example/"],"response_types":["code"],"skip_consent":true,
+                     "id_token_signed_response_alg":"ES256"}
+                    """)
+                #expect(web.status == .created)
+                #expect(web.object["redirect_uris"] as? [String] == ["https://wiki.example/cb"])
+                #expect(web.object["post_logout_redirect_uris"] as? [String] == ["https://wiki.example/"])
+                #expect(web.object["response_types"] as? [String] == ["code"] && web.object["require_pkce"] as? Bool == true)
+                #expect(web.object["skip_consent"] as? Bool == true && web.object["id_token_signed_response_alg"] as? String == "ES256")
+                for body in [
+                    #"{"grant_types":["authorization_code"]}"#,
+                    #"{"grant_types":["authorization_code"],"redirect_uris":["http://wiki.example/cb"]}"#,
+                    #"{"grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"id_token_signed_response_alg":"HS256"}"#,
+                    #"{"token_endpoint_auth_method":"none","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"require_pkce":false}"#,
+                    #"{"grant_types":["password"],"response_types":["token"]}"#,
+                ] {
+                    let refused = try await client.admin(.post, "/admin/clients", token: admin, json: body)
+                    #expect(refused.status == .badRequest, "\(body)")
+                }
                 #expect(try await client.admin(.post, "/admin/clients", token: admin, json: #"{"client_id":"shop","grant_types":["password"]}"#).status == .conflict)
                 #expect(try await client.admin(.post, "/admin/clients", token: admin, json: #"{"grant_types":["password"],"jwks_uri":"https://x.example/jwks"}"#).status == .badRequest, "an unknown member")
 

@@ -96,6 +96,7 @@ struct BrowserSignInTests {
 
                 let userinfo = try await client.execute(uri: "/userinfo", method: .get, headers: [.authorization: "Bearer \(accessToken)"])
                 #expect(userinfo.status == .ok && userinfo.html.contains(claims.sub))
+                #expect(userinfo.html.contains(#""email_verified":false"#), "as in the ID token")
 
                 let events: [String] = try await t.database.column(
                     "SELECT type || coalesce(':' || (detail->>'flow'), '') FROM audit_events ORDER BY id")
@@ -607,6 +608,25 @@ struct BrowserSignInTests {
                     #expect(response.headers[.retryAfter] == "1" && response.headers[.contentType]?.hasPrefix("text/html") == true)
                     #expect(response.alert != nil)
                 }
+            }
+        }
+    }
+
+    @Test func aTemplatesDirectoryReplacesThePagesItNames() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signet-pages-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Only the login page is replaced; its values are still escaped.
+        try #"<!doctype html><title>ACME</title><p class="brand">ACME sign-in for {{client_name}}</p>{{#error}}<p role="alert">{{error}}</p>{{/error}}"#
+            .write(toFile: directory + "/login.mustache", atomically: true, encoding: .utf8)
+        try await TestServices.with(overrides: ["login.templates_dir": .init(.string(directory), isSecret: false)]) { t in
+            try await t.codeClient("web", name: "<b>Web</b>", skipConsent: false)
+            let app = try await buildApplication(reader: t.reader)
+            try await app.test(.router) { client in
+                let page = try await TestBrowser(client).get("/oauth2/authorize", authorizationRequest("web"))
+                #expect(page.status == .ok && page.html.contains("ACME sign-in for &lt;b&gt;Web&lt;/b&gt;"))
+                let error = try await TestBrowser(client).get("/oauth2/authorize", authorizationRequest("nobody"))
+                #expect(error.status == .badRequest && error.html.contains("/assets/signet.css"), "the other pages stay built in")
             }
         }
     }

@@ -33,6 +33,10 @@ struct HealthTests {
                     #expect(head.headers[.contentType] == get.headers[.contentType] && head.headers[.eTag] == get.headers[.eTag], "\(path)")
                 }
                 #expect(try await client.execute(uri: "/oauth2/token", method: .head).status != .ok, "no HEAD where there is no GET")
+                let etag = try #require(try await client.execute(uri: "/assets/signet.css", method: .get).headers[.eTag])
+                for tags in [etag, "W/" + etag, "*", "\"other\", " + etag] {
+                    #expect(try await client.execute(uri: "/assets/signet.css", method: .get, headers: [.ifNoneMatch: tags]).status == .notModified, "\(tags)")
+                }
             }
         }
     }

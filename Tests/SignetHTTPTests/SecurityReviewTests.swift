@@ -89,8 +89,11 @@ struct SecurityReviewTests {
     }
 
     @Test func concurrentGuessesAtOneAccountAreEvaluatedOneAtATime() async throws {
+        // A long request deadline: on a loaded machine the queued guesses must not be cancelled
+        // half-way (counted, but never audited), which would make the count below lie.
         try await TestServices.with(overrides: [
             "rate_limit.burst": 10_000, "rate_limit.failed_login_burst": 10_000, "login.lockout_base_seconds": 60,
+            "http.request_timeout_seconds": 120,
         ]) { t in
             try await t.user("victim")
             let secret = try await t.client("web")

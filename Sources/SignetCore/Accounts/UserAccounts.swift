@@ -141,9 +141,39 @@ public struct UserAccounts: Sendable {
         return result
     }
 
-    /// Runs one whole password login (check, sign, complete) on `username`'s account once no
-    /// other runs on this node; see ``AccountAttemptQueue``.
-    public func oneAtATime<T: Sendable>(username: String, _ body: () async throws -> T) async throws -> T {
+    /// One whole password login, the same for the password grant and the browser's login page:
+    /// on `username`'s account once no other login runs there on this node (``AccountAttemptQueue``),
+    /// checks the password (recording `failureEvent` when refused), then hands the verified attempt
+    /// to `finish`, which issues what the caller needs and completes the attempt with
+    /// ``complete(_:session:browserSession:event:)`` — answering `nil` when the account changed in
+    /// between. `nil` means refused, whatever the reason; a saturated hashing pool is
+    /// ``SignetError/temporarilyUnavailable`` at once. Every outcome is counted in `metrics`.
+    public func login<T: Sendable>(
+        username: String, password: String, source: String, lockout: Settings.Lockout, failureEvent: AuditEvent,
+        metrics: SignetMetrics, finish: (LoginAttempt) async throws -> T?
+    ) async throws -> T? {
+        do {
+            return try await oneAtATime(username: username) {
+                let result = try await authenticate(
+                    username: username, password: password, source: source, lockout: lockout, failureEvent: failureEvent)
+                guard case .authenticated(let attempt) = result else {
+                    if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
+                    return nil
+                }
+                guard let finished = try await finish(attempt) else {
+                    metrics.login(Rejection.superseded.rawValue)
+                    return nil
+                }
+                metrics.login("success")
+                return finished
+            }
+        } catch let error as SignetError where error == .hashingOverloaded {
+            metrics.login("shed")
+            throw SignetError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
+        }
+    }
+
+    private func oneAtATime<T: Sendable>(username: String, _ body: () async throws -> T) async throws -> T {
         guard let account = try? Username(username) else { return try await body() }
         return try await attemptQueue.run(account: account.value, body)
     }

@@ -24,7 +24,7 @@ public struct BrowserSessionStore: Sendable {
 
     /// The live session whose cookie secret is `secret`, with the scopes its user consented to
     /// for `clientID`; one statement.
-    public func find(secret: SecretToken, clientID: String, idleSeconds: Int) async throws -> BrowserSession? {
+    public func find(secret: SecretToken, clientID: String?, idleSeconds: Int) async throws -> BrowserSession? {
         let rows = try await database.query(
             """
             SELECT b.id, b.auth_time, b.amr, b.acr, u.id, u.username, u.email, u.roles, u.disabled, u.created_at,

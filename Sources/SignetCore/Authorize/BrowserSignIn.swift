@@ -28,8 +28,9 @@ public struct BrowserSignIn: Sendable {
         self.metrics = metrics
     }
 
-    /// The live browser session behind a cookie value, with its consent for `clientID`.
-    public func session(cookie: String?, clientID: String) async throws -> BrowserSession? {
+    /// The live browser session behind a cookie value, with its consent for `clientID` (none
+    /// when `clientID` is nil).
+    public func session(cookie: String?, clientID: String?) async throws -> BrowserSession? {
         guard let cookie, let secret = SecretToken(presented: cookie) else { return nil }
         return try await sessions.find(secret: secret, clientID: clientID, idleSeconds: settings.browser.sessionIdleSeconds)
     }
@@ -89,42 +90,30 @@ public struct BrowserSignIn: Sendable {
         username: String, password: String, client: Client, source: String, origin: RequestOrigin, previous: BrowserSession?
     ) async throws -> Login {
         let detail = ["flow": "browser"]
-        do {
-            return try await users.oneAtATime(username: username) {
-                let result = try await users.authenticate(
-                    username: username, password: password, source: source, lockout: settings.lockout,
-                    failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail))
-                guard case .authenticated(let attempt) = result else {
-                    if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
-                    return .refused
-                }
-                let authTime = Date()
-                let new = NewBrowserSession(authTime: authTime, amr: ["pwd"], absoluteLifetime: settings.browser.sessionAbsoluteSeconds)
-                let completed = try await users.complete(
-                    attempt, session: nil, browserSession: new,
-                    event: AuditEvent(
-                        "login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
-                        detail: detail))
-                guard completed else {
-                    metrics.login(UserAccounts.Rejection.superseded.rawValue)
-                    return .refused
-                }
-                metrics.login("success")
-                if let previous, previous.id != new.id {
-                    try await sessions.end(
-                        id: previous.id, reason: "signed_in_again",
-                        event: AuditEvent("logout", userID: previous.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
-                                          detail: ["reason": "signed_in_again"]))
-                }
-                let session = BrowserSession(
-                    id: new.id, user: attempt.user, authTime: authTime, amr: new.amr, acr: "1",
-                    consentedScopes: try await consents.list(userID: attempt.user.id).first { $0.clientID == client.clientID }?.scopes ?? [])
-                return .signedIn(cookie: new.secret.value, session: session)
-            }
-        } catch let error as SignetError where error == .hashingOverloaded {
-            metrics.login("shed")
-            throw SignetError(.temporarilyUnavailable, "too many sign-ins in progress; retry shortly", retryAfter: 1)
+        let signedIn = try await users.login(
+            username: username, password: password, source: source, lockout: settings.lockout,
+            failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail),
+            metrics: metrics
+        ) { attempt -> (LoginAttempt, NewBrowserSession)? in
+            let new = NewBrowserSession(authTime: Date(), amr: ["pwd"], absoluteLifetime: settings.browser.sessionAbsoluteSeconds)
+            guard try await users.complete(
+                attempt, session: nil, browserSession: new,
+                event: AuditEvent(
+                    "login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail))
+            else { return nil }
+            return (attempt, new)
         }
+        guard let (attempt, new) = signedIn else { return .refused }
+        if let previous, previous.id != new.id {
+            try await sessions.end(
+                id: previous.id, reason: "signed_in_again",
+                event: AuditEvent("logout", userID: previous.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
+                                  detail: ["reason": "signed_in_again"]))
+        }
+        let consented = try await consents.list(userID: attempt.user.id).first { $0.clientID == client.clientID }?.scopes ?? []
+        let session = BrowserSession(
+            id: new.id, user: attempt.user, authTime: new.authTime, amr: new.amr, acr: "1", consentedScopes: consented)
+        return .signedIn(cookie: new.secret.value, session: session)
     }
 
     /// Remembers the user's consent to the request's scopes (audited `consent_granted`).
@@ -181,11 +170,6 @@ public struct BrowserSignIn: Sendable {
         try await sessions.end(
             id: sessionID, reason: "logout",
             event: AuditEvent("logout", userID: userID, clientID: clientID, remoteAddress: origin.remoteAddress))
-    }
-
-    /// The browser session behind a cookie, live or not within its idle time (for logout).
-    public func sessionForLogout(cookie: String?) async throws -> BrowserSession? {
-        try await session(cookie: cookie, clientID: "")
     }
 
     /// The user a browser session belongs to (live or not), if it exists.

@@ -44,26 +44,20 @@ public struct TokenGrants: Sendable {
             throw SignetError(.unauthorizedClient, "this client may not use the password grant")
         }
         let scopes = try Self.requested(scope, allowed: client.scopes)
-        do {
-            return try await users.oneAtATime(username: username) {
-                try await passwordLogin(client: client, username: username, password: password, scopes: scopes, source: source, origin: origin)
-            }
-        } catch let error as SignetError where error == .hashingOverloaded {
-            metrics.login("shed")
-            throw SignetError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
+        let response = try await users.login(
+            username: username, password: password, source: source, lockout: lockout,
+            failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress), metrics: metrics
+        ) { attempt in
+            try await tokens(for: attempt, client: client, scopes: scopes, origin: origin)
         }
+        guard let response else { throw SignetError.invalidCredentials }
+        metrics.tokenIssued("password")
+        return response
     }
 
-    private func passwordLogin(
-        client: Client, username: String, password: String, scopes: [String], source: String, origin: RequestOrigin
-    ) async throws -> TokenResponse {
-        let result = try await users.authenticate(
-            username: username, password: password, source: source, lockout: lockout,
-            failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress))
-        guard case .authenticated(let attempt) = result else {
-            if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
-            throw SignetError.invalidCredentials
-        }
+    /// Signs the access token of a verified password login, then completes the login (with its
+    /// refresh family, if the client has the grant); `nil` when the account changed in between.
+    private func tokens(for attempt: LoginAttempt, client: Client, scopes: [String], origin: RequestOrigin) async throws -> TokenResponse? {
         let scopeText = scopes.joined(separator: " ")
         let authTime = Date()
         let session = client.allows(.refreshToken)
@@ -74,15 +68,10 @@ public struct TokenGrants: Sendable {
         let access = try await issuer.issue(
             subject: attempt.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: scopeText,
             sessionID: session?.id, roles: attempt.user.roles, authTime: authTime)
-        let completed = try await users.complete(
+        guard try await users.complete(
             attempt, session: session,
             event: AuditEvent("login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
-        guard completed else {
-            metrics.login(UserAccounts.Rejection.superseded.rawValue)
-            throw SignetError.invalidCredentials
-        }
-        metrics.login("success")
-        metrics.tokenIssued("password")
+        else { return nil }
         let refresh = session.map { RefreshToken(sessionID: $0.id, counter: 0).encoded(with: masterKey) }
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scopeText)
     }

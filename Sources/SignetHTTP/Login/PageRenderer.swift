@@ -42,11 +42,11 @@ struct PageRenderer: Sendable {
     }
 
     /// `page` as an HTML response with the page headers (plus `headers`).
-    func response(_ page: Page, status: HTTPResponse.Status? = nil, headers: HTTPFields = [:]) -> Response {
+    func response(_ page: Page, headers: HTTPFields = [:]) -> Response {
         let html = library.render(page.context, withTemplate: page.template) ?? "<!doctype html><title>Signet</title><p>Signet"
         var fields = Self.securityHeaders
         for field in headers { fields.append(field) }
-        return Response(status: status ?? page.status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(status: page.status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }
 

@@ -32,7 +32,7 @@ struct LogoutController: Sendable {
         let redirect = try await postLogoutRedirect(parameters["post_logout_redirect_uri"], clientID: clientID)
         let confirmed = isPost && parameters["decision"] == "logout"
         if confirmed { try csrf.check(request, token: parameters["csrf_token"]) }
-        let cookieSession = try await services.signIn.sessionForLogout(cookie: BrowserCookies.value(BrowserCookies.session, in: request))
+        let cookieSession = try await services.signIn.session(cookie: BrowserCookies.value(BrowserCookies.session, in: request), clientID: nil)
         guard hint != nil || confirmed else {
             let (flow, token, isNew) = csrf.token(flowCookie: BrowserCookies.value(BrowserCookies.flow, in: request))
             let carried = ["post_logout_redirect_uri", "state", "client_id"].compactMap { name in
