@@ -104,7 +104,7 @@ public func buildAdminRouter(
         // Admin calls need a token meant for the admin API (its own audience, which only clients
         // registered with it obtain) whose user may use the admin role.
         .add(middleware: BearerAuthenticator(services: services, audience: .exactly(services.environment.settings.adminAudience)))
-        .add(middleware: RolePolicy(role: "admin"))
+        .add(middleware: RolePolicy(role: "admin", secondFactorRoles: services.environment.settings.mfaRequiredRoles))
         .addRoutes(AdminController(services: services).endpoints)
     return router
 }

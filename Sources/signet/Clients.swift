@@ -26,6 +26,7 @@ struct Clients: AsyncParsableCommand {
         @Option(name: .customLong("post-logout-redirect-uri"), help: "Where logout may return (repeatable).")
         var postLogoutRedirectURIs: [String] = []
         @Flag(help: "A first-party application: its users are not asked to consent.") var skipConsent = false
+        @Flag(help: "Its users must sign in with a second factor (TOTP).") var requireMfa = false
         @Flag(help: "Do not require PKCE of a confidential client (public clients always need it).") var noRequirePkce = false
         @Option(help: "Algorithm of this client's ID tokens: RS256 (default) or ES256.") var idTokenAlg: String = "RS256"
 
@@ -47,7 +48,7 @@ struct Clients: AsyncParsableCommand {
                 grantTypes: grants.compactMap(GrantType.init(rawValue:)),
                 scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience, redirectURIs: redirectURIs,
                 postLogoutRedirectURIs: postLogoutRedirectURIs, requirePKCE: noRequirePkce ? false : nil, skipConsent: skipConsent,
-                idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256)
+                idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256, requireMFA: requireMfa)
             let (client, secret) = try await TokenServices.withStarted(options) { services in
                 try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
             }
@@ -64,6 +65,7 @@ struct Clients: AsyncParsableCommand {
                 print("require_pkce: \(client.requirePKCE)")
                 print("skip_consent: \(client.skipConsent)")
             }
+            if client.requireMFA { print("require_mfa: true") }
         }
     }
 }

@@ -5,7 +5,7 @@ import SignetCore
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage user accounts.",
-        subcommands: [Create.self, List.self, SetPassword.self, Disable.self, Enable.self])
+        subcommands: [Create.self, List.self, SetPassword.self, Disable.self, Enable.self, EnrolTOTP.self, ResetMFA.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -91,6 +91,59 @@ struct Users: AsyncParsableCommand {
             let username = self.username
             try await SignetEnvironment.withStarted(options) { try await $0.users.setDisabled(username: username, false) }
             print("enabled \(username)")
+        }
+    }
+}
+
+extension Users {
+    struct EnrolTOTP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enrol-totp",
+            abstract: "Give a user TOTP without a browser; prints the otpauth URI, the secret and recovery codes once.",
+            discussion: """
+                For accounts that must use a second factor but sign in only with the password grant (an \
+                operator's admin account). Anyone who sees the output can pass the second factor: hand it \
+                over safely. Users with a browser set TOTP up themselves at sign-in.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The username.") var username: String
+
+        func run() async throws {
+            let username = self.username
+            let (user, enrolled, label) = try await TokenServices.withStarted(options) { services in
+                guard let user = try await services.environment.users.store.find(username: try Username(username)) else {
+                    throw SignetError.userNotFound
+                }
+                return (user, try await services.secondFactor.enrolDirectly(userID: user.id, origin: .commandLine),
+                        services.secondFactor.issuerLabel)
+            }
+            guard let (secret, codes) = enrolled else {
+                throw CommandFailure(description: "\(user.username) already has TOTP; reset it first with signet users reset-mfa")
+            }
+            print("otpauth_uri: \(OTPAuthURI.totp(secret: secret, issuer: label, account: user.username))")
+            print("secret: \(Base32.encode(secret, padding: false))")
+            print("recovery_codes: \(codes.joined(separator: " "))")
+            print("(shown only now; store them safely)")
+        }
+    }
+
+    struct ResetMFA: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-mfa",
+            abstract: "Remove a user's second factor (TOTP and recovery codes) and end their sessions.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The username.") var username: String
+
+        func run() async throws {
+            let username = self.username
+            try await TokenServices.withStarted(options) { services in
+                guard let user = try await services.environment.users.store.find(username: try Username(username)),
+                      try await services.secondFactor.reset(userID: user.id, origin: .commandLine)
+                else { throw SignetError.userNotFound }
+            }
+            print("second factor reset for \(username); their sessions have ended")
         }
     }
 }

@@ -29,7 +29,7 @@ struct AdminTests {
             let admin = try await t.adminToken()
             try await t.user("plain", roles: ["user"])
             let user = try await t.login("plain", client: "admin-cli").accessToken
-            let revoked = try await t.login("root", client: "admin-cli").accessToken
+            let revoked = try await t.adminLogin().accessToken
             try await t.services.revocations.revoke(.token(revoked), origin: RequestOrigin())
             try await Application(router: try buildAdminRouter(t.services)).test(.router) { client in
                 let path = "/admin/audit"

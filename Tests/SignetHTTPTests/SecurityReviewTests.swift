@@ -148,8 +148,8 @@ struct SecurityReviewTests {
             let admin = try await t.adminToken()
             try await t.client("shop", scopes: ["openid"], audience: "https://shop.example")
             try await t.client("spa", method: .none)
-            let shop = try await t.login("root", client: "shop").accessToken
-            let spa = try await t.login("root", client: "spa").accessToken
+            let shop = try await t.adminLogin(client: "shop").accessToken
+            let spa = try await t.adminLogin(client: "spa").accessToken
             try await Application(router: try buildAdminRouter(t.services)).test(.router) { client in
                 for token in [shop, spa] {
                     let create = try await client.admin(.post, "/admin/users", token: token, json: #"{"username":"mole","password":"a long password"}"#)
@@ -170,7 +170,14 @@ struct SecurityReviewTests {
             _ = try await t.services.environment.users.update(id: later.id, .init(roles: ["admin"]), origin: .commandLine)
             try await Application(router: try buildAdminRouter(t.services)).test(.router) { client in
                 #expect(try await client.admin(.get, "/admin/audit", token: before).status == .forbidden)
-                let after = try await t.login("later", client: "admin-cli").accessToken
+                // The admin role requires a second factor (mfa.required_roles): a password-only token is not enough.
+                let passwordOnly = try await t.login("later", client: "admin-cli").accessToken
+                let refused = try await client.admin(.get, "/admin/audit", token: passwordOnly)
+                #expect(refused.status == .unauthorized)
+                #expect(refused.headers[.wwwAuthenticate]?.contains(#"error="insufficient_user_authentication""#) == true)
+                #expect(refused.headers[.wwwAuthenticate]?.contains(#"acr_values="2""#) == true)
+                let codes = try await t.enrolTOTP("later").recoveryCodes
+                let after = try await t.login("later", totp: codes[0], client: "admin-cli").accessToken
                 #expect(try await client.admin(.get, "/admin/audit", token: after).status == .ok)
             }
         }

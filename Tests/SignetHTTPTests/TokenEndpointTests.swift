@@ -52,7 +52,11 @@ struct TokenEndpointTests {
                 let sid = try #require(claims.sid)
                 let sessions: [String] = try await t.database.column("SELECT id::text FROM sessions")
                 #expect(sessions == [sid])
-                #expect(jwt.claims.keys.sorted() == ["aud", "auth_time", "client_id", "exp", "iat", "iss", "jti", "nbf", "roles", "scope", "sid", "sub", "sub_type"])
+                #expect(jwt.claims.keys.sorted() == [
+                    "acr", "amr", "aud", "auth_time", "client_id", "exp", "iat", "iss", "jti", "nbf", "roles", "scope", "sid", "sub",
+                    "sub_type",
+                ])
+                #expect(claims.amr == ["pwd"] && claims.acr == "1")
             }
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SignetCore
+import Synchronization
 
 /// A private schema in the test PostgreSQL for each test, so Swift Testing's parallel tests never
 /// see each other's rows. `scripts/test.sh` points `SIGNET_TEST_DATABASE_URL` at a throwaway cluster.
@@ -138,6 +139,8 @@ extension Database {
 public struct TestServices: Sendable {
     public let services: TokenServices
     public let reader: ConfigReader
+    /// The unused recovery codes of the admin of ``adminToken(client:)``.
+    let adminCodes = RecoveryCodeWallet()
     public var settings: Settings { services.environment.settings }
     public var database: Database { services.environment.database }
 
@@ -190,21 +193,51 @@ public struct TestServices: Sendable {
 
 extension TestServices {
     /// Logs in through the password grant directly (no HTTP), as client `clientID`.
-    public func login(_ username: String, password: String = "correct horse battery", client clientID: String, scope: String? = nil) async throws -> TokenResponse {
+    public func login(
+        _ username: String, password: String = "correct horse battery", totp: String? = nil, client clientID: String,
+        scope: String? = nil
+    ) async throws -> TokenResponse {
         guard let client = try await services.clients.store.find(clientID: clientID)?.client else { throw SignetError.clientNotFound }
         return try await services.grants.password(
-            client: client, username: username, password: password, scope: scope, source: "192.0.2.1", origin: RequestOrigin())
+            client: client, username: username, password: password, totp: totp, scope: scope, source: "192.0.2.1",
+            origin: RequestOrigin())
+    }
+
+    /// Gives `username` TOTP as `signet users enrol-totp` does; the secret and recovery codes.
+    public func enrolTOTP(_ username: String) async throws -> (secret: [UInt8], recoveryCodes: [String]) {
+        guard let user = try await services.environment.users.store.find(username: try Username(username)),
+              let enrolled = try await services.secondFactor.enrolDirectly(userID: user.id, origin: .commandLine)
+        else { throw SignetError.userNotFound }
+        return enrolled
+    }
+
+    /// The test admin (see ``adminToken(client:)``) logged in through `clientID` with one of its recovery codes.
+    public func adminLogin(client clientID: String = "admin-cli") async throws -> TokenResponse {
+        _ = try await adminToken(client: "admin-cli")
+        return try await login("root", totp: adminCodes.take(), client: clientID)
     }
 
     /// An admin user and a fresh access token for the admin API (through a client registered with
-    /// the admin audience, as the README's `admin-cli`).
+    /// the admin audience, as the README's `admin-cli`). The admin role requires a second factor
+    /// by default, so the admin is enrolled as `signet users enrol-totp` does and each login spends
+    /// one of its recovery codes (TOTP codes would allow only one login per 30 s).
     public func adminToken(client clientID: String = "admin-cli") async throws -> String {
         if try await services.clients.store.find(clientID: clientID) == nil {
             try await client(clientID, grants: [.password, .refreshToken], audience: settings.adminAudience)
         }
         if try await services.environment.users.store.find(username: try Username("root")) == nil {
             try await user("root", roles: ["admin"])
+            adminCodes.fill(try await enrolTOTP("root").recoveryCodes)
         }
-        return try await login("root", client: clientID).accessToken
+        return try await login("root", totp: adminCodes.take(), client: clientID).accessToken
     }
+}
+
+/// Recovery codes to spend one at a time (the test admin's).
+final class RecoveryCodeWallet: Sendable {
+    private let codes = Mutex<[String]>([])
+
+    func fill(_ new: [String]) { codes.withLock { $0 = new } }
+
+    func take() -> String? { codes.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
 }

@@ -37,7 +37,8 @@ public struct LoginAttemptStore: Sendable {
     /// roles, is enabled, and neither the account nor the source was locked by another attempt.
     /// Then clears the failure counts, creates `session` (if any) under the verified generation
     /// and records `event` — all in one statement. `browserSession` (a browser sign-in) is
-    /// created the same way. Whether it succeeded.
+    /// created the same way, or — for a step-up — the live session it names is raised to its
+    /// methods and level under a new cookie secret. Whether it succeeded.
     public func complete(
         _ attempt: LoginAttempt, session: NewSession?, browserSession: NewBrowserSession? = nil, event: AuditEvent
     ) async throws -> Bool {
@@ -57,17 +58,28 @@ public struct LoginAttemptStore: Sendable {
             ), cleared AS (
                 DELETE FROM login_failures WHERE user_id IN (SELECT id FROM verified) AND source = \(attempt.source)
             ), created AS (
-                INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at, user_generation)
+                INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at, user_generation,
+                                      amr, acr)
                 SELECT \(session.first?.id), v.id, \(session.first?.clientID), \(session.first?.scope), \(session.first?.authTime),
-                       now(), now(), now() + make_interval(secs => \(session.first?.absoluteLifetime ?? 0)), v.token_generation
+                       now(), now(), now() + make_interval(secs => \(session.first?.absoluteLifetime ?? 0)), v.token_generation,
+                       \(session.first?.amr ?? []), \(session.first?.acr ?? "1")
                 FROM verified v WHERE \(!session.isEmpty)
                 RETURNING id
             ), browser AS (
-                INSERT INTO browser_sessions (id, secret_hash, user_id, user_generation, auth_time, amr, expires_at)
+                INSERT INTO browser_sessions (id, secret_hash, user_id, user_generation, auth_time, amr, acr, expires_at)
                 SELECT \(browserSession?.id), \(browserSession?.secret.hash), v.id, v.token_generation, \(browserSession?.authTime),
-                       \(browserSession?.amr ?? []), now() + make_interval(secs => \(browserSession?.absoluteLifetime ?? 0)::int)
-                FROM verified v WHERE \(browserSession != nil)
+                       \(browserSession?.amr ?? []), \(browserSession?.acr ?? "1"),
+                       now() + make_interval(secs => \(browserSession?.absoluteLifetime ?? 0)::int)
+                FROM verified v WHERE \(browserSession != nil && browserSession?.raising == nil)
                 RETURNING id
+            ), raised AS (
+                UPDATE browser_sessions b
+                SET secret_hash = \(browserSession?.secret.hash), amr = \(browserSession?.amr ?? []), acr = \(browserSession?.acr ?? "1"),
+                    last_seen_at = now()
+                FROM verified v
+                WHERE b.id = \(browserSession?.raising) AND b.user_id = v.id AND b.revoked_at IS NULL
+                  AND b.user_generation = v.token_generation AND b.expires_at > now()
+                RETURNING b.id
             ), audit AS (
                 \(unescaped: AuditLog.insert)
                 SELECT \(event.type), id, \(event.clientID), \(session.first?.id ?? browserSession?.id), \(event.remoteAddress),

@@ -146,7 +146,8 @@ public struct UserAccounts: Sendable {
     /// checks the password (recording `failureEvent` when refused), then hands the verified attempt
     /// to `finish`, which issues what the caller needs and completes the attempt with
     /// ``complete(_:session:browserSession:event:)`` — answering `nil` when the account changed in
-    /// between. `nil` means refused, whatever the reason; a saturated hashing pool is
+    /// between, or throwing an `invalid_grant` refusal of its own (a second factor missing or wrong),
+    /// which leaves the attempt counted as failed. `nil` means refused, whatever the reason; a saturated hashing pool is
     /// ``SignetError/temporarilyUnavailable`` at once. Every outcome is counted in `metrics`.
     public func login<T: Sendable>(
         username: String, password: String, source: String, lockout: Settings.Lockout, failureEvent: AuditEvent,
@@ -160,7 +161,15 @@ public struct UserAccounts: Sendable {
                     if case .rejected(let reason) = result { metrics.login(reason.rawValue) }
                     return nil
                 }
-                guard let finished = try await finish(attempt) else {
+                let outcome: T?
+                do {
+                    outcome = try await finish(attempt)
+                } catch let refusal as SignetError where refusal.code == .invalidGrant {
+                    // The password matched but the second factor is missing or wrong.
+                    metrics.login("second_factor")
+                    throw refusal
+                }
+                guard let finished = outcome else {
                     metrics.login(Rejection.superseded.rawValue)
                     return nil
                 }

@@ -38,7 +38,9 @@ public struct AuthorizationCodeStore: Sendable {
         case session(UUID)
         /// The session behind this cookie secret, if it is live and — unless `consentTo` is nil —
         /// its user has consented to those scopes for the client: single sign-on in one statement.
-        case cookie(SecretToken, consentTo: [String]?)
+        /// A session of one factor qualifies only if its user holds none of `secondFactorFor`
+        /// (roles that require two); nil means two factors are required whoever the user is.
+        case cookie(SecretToken, consentTo: [String]?, secondFactorFor: [String]?)
     }
 
     /// Stores `code` for `binding` under the browser session `signer` names if that session is
@@ -48,9 +50,12 @@ public struct AuthorizationCodeStore: Sendable {
         _ code: SecretToken, binding: Binding, signer: Signer, idleSeconds: Int, lifetime: Int, remoteAddress: String?
     ) async throws -> Bool {
         var sessionID: UUID?, secretHash: Data?, consentTo: [String]?
+        var anyoneNeedsTwo = false, rolesNeedingTwo: [String] = []
         switch signer {
         case .session(let id): sessionID = id
-        case .cookie(let secret, let scopes): (secretHash, consentTo) = (secret.hash, scopes)
+        case .cookie(let secret, let scopes, let roles):
+            (secretHash, consentTo) = (secret.hash, scopes)
+            if let roles { rolesNeedingTwo = roles } else { anyoneNeedsTwo = true }
         }
         let rows = try await database.query(
             """
@@ -62,6 +67,7 @@ public struct AuthorizationCodeStore: Sendable {
                   AND (\(consentTo)::text[] IS NULL OR coalesce(
                         (SELECT c.scopes FROM consents c WHERE c.user_id = u.id AND c.client_id = \(binding.clientID)), '{}'
                       ) @> \(consentTo)::text[])
+                  AND (b.acr = '2' OR NOT (\(anyoneNeedsTwo) OR u.roles && \(rolesNeedingTwo)::text[]))
             ), touched AS (
                 UPDATE browser_sessions b SET last_seen_at = now()
                 FROM session s WHERE b.id = s.id AND s.last_seen_at < now() - interval '30 seconds'
@@ -147,9 +153,9 @@ public struct AuthorizationCodeStore: Sendable {
                           u.id AS user_id, u.username, u.email, u.roles, u.disabled, u.created_at
             ), family AS (
                 INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at,
-                                      user_generation, browser_session_id)
+                                      user_generation, browser_session_id, amr, acr)
                 SELECT \(issued.familyID), user_id, \(clientID), scope, auth_time, now(), now(),
-                       now() + make_interval(secs => \(issued.familyLifetime)::int), token_generation, browser_session_id
+                       now() + make_interval(secs => \(issued.familyLifetime)::int), token_generation, browser_session_id, amr, acr
                 FROM used WHERE \(issued.familyID)::uuid IS NOT NULL
             )
             SELECT * FROM used

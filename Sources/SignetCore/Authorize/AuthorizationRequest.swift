@@ -28,6 +28,12 @@ public struct AuthorizationRequest: Sendable {
     /// The `sub` of a valid `id_token_hint`.
     public var hintedSubject: String?
     public var loginHint: String?
+    /// `acr_values` as asked (OIDC Core §3.1.2.1): `2` demands a second factor. Values Signet
+    /// does not know are ignored, as a voluntary claim request allows.
+    public var acrValues: [String] = []
+
+    /// Whether the request accepts only the two-factor level (`acr_values=2`).
+    public var demandsSecondFactor: Bool { !acrValues.isEmpty && acrValues.allSatisfy { $0 == "2" } }
 
     public var client: Client { target.client }
     public var scope: String { scopes.joined(separator: " ") }
@@ -103,7 +109,7 @@ public struct AuthorizationRequest: Sendable {
             hintedSubject = claims.sub
         }
         loginHint = parameters["login_hint"].map { String($0.prefix(256)) }
-        // display, ui_locales, claims_locales and acr_values are accepted; Signet has one page
-        // layout, one language and one single-factor level of assurance so far.
+        acrValues = (parameters["acr_values"] ?? "").split(separator: " ").map(String.init).filter { ["1", "2"].contains($0) }
+        // display, ui_locales and claims_locales are accepted; Signet has one page layout and one language.
     }
 }

@@ -20,11 +20,16 @@ public struct NewBrowserSession: Sendable, Equatable {
     public var secret: SecretToken
     public var authTime: Date
     public var amr: [String]
+    public var acr: String
     public var absoluteLifetime: Int
+    /// A step-up: raise this live session (same id, new cookie secret) instead of creating one.
+    public var raising: UUID?
 
-    public init(authTime: Date, amr: [String], absoluteLifetime: Int) {
-        id = UUID()
+    public init(authTime: Date, amr: [String], acr: String = "1", absoluteLifetime: Int, raising: UUID? = nil) {
+        id = raising ?? UUID()
         secret = SecretToken()
+        self.acr = acr
+        self.raising = raising
         self.authTime = authTime
         self.amr = amr
         self.absoluteLifetime = absoluteLifetime

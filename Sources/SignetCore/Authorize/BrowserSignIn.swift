@@ -11,13 +11,17 @@ public struct BrowserSignIn: Sendable {
     let sessions: BrowserSessionStore
     let codes: AuthorizationCodeStore
     let consents: ConsentStore
+    public let secondFactor: SecondFactor
+    let challenges: MFAChallengeStore
     let settings: Settings
     let metrics: SignetMetrics
 
     public init(
-        users: UserAccounts, clients: ClientRegistry, verifier: TokenVerifier, database: Database, settings: Settings,
-        metrics: SignetMetrics
+        users: UserAccounts, clients: ClientRegistry, verifier: TokenVerifier, secondFactor: SecondFactor, database: Database,
+        settings: Settings, metrics: SignetMetrics
     ) {
+        self.secondFactor = secondFactor
+        challenges = MFAChallengeStore(database: database)
         self.users = users
         self.clients = clients
         self.verifier = verifier
@@ -38,6 +42,8 @@ public struct BrowserSignIn: Sendable {
     /// What to do with a checked request.
     public enum Step: Sendable, Equatable {
         case login
+        /// Signed in with one factor where two are needed: a step-up of this session.
+        case secondFactor(BrowserSession)
         case consent
         case issueCode(BrowserSession)
     }
@@ -64,6 +70,11 @@ public struct BrowserSignIn: Sendable {
             return .login
         }
         guard let session else { return .login }
+        if session.acr != "2",
+           secondFactor.isRequired(user: session.user, client: request.client, demanded: request.demandsSecondFactor) {
+            if silent { throw SignetError(.interactionRequired, "the user must sign in with a second factor") }
+            return .secondFactor(session)
+        }
         let consented = Set(session.consentedScopes)
         let needsConsent = !request.client.skipConsent
             && ((request.prompt.contains(.consent) && !justConsented) || !Set(request.scopes).isSubset(of: consented))
@@ -78,6 +89,8 @@ public struct BrowserSignIn: Sendable {
     public enum Login: Sendable {
         /// Signed in: set `cookie` as the browser session cookie.
         case signedIn(cookie: String, session: BrowserSession)
+        /// The password was right and a second factor comes next (``SecondFactorStep``).
+        case secondFactor(SecondFactorStep)
         /// Refused; every reason is shown alike.
         case refused
     }
@@ -86,34 +99,61 @@ public struct BrowserSignIn: Sendable {
     /// lockout, one attempt per account at a time) and, when they match, creates a new browser
     /// session in the statement that completes the login. `previous` (the browser's old session,
     /// if any) is ended: every sign-in gets a new session id (session fixation).
+    ///
+    /// A user with TOTP — or without it but bound to have one (``SecondFactor/isRequired(user:client:demanded:)``),
+    /// or who asked to add one (`wantsSecondFactor`) — is not signed in yet: the answer is the
+    /// second-factor step, and the attempt stays counted as failed until that step completes it.
     public func login(
-        username: String, password: String, client: Client, source: String, origin: RequestOrigin, previous: BrowserSession?
+        username: String, password: String, request: AuthorizationRequest, wantsSecondFactor: Bool = false, source: String,
+        origin: RequestOrigin, previous: BrowserSession?
     ) async throws -> Login {
+        let client = request.client
         let detail = ["flow": "browser"]
-        let signedIn = try await users.login(
+        let outcome = try await users.login(
             username: username, password: password, source: source, lockout: settings.lockout,
             failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail),
             metrics: metrics
-        ) { attempt -> (LoginAttempt, NewBrowserSession)? in
+        ) { attempt -> PasswordStep? in
+            let hasTOTP = try await secondFactor.status(userID: attempt.user.id).totp
+            if hasTOTP || wantsSecondFactor
+                || secondFactor.isRequired(user: attempt.user, client: client, demanded: request.demandsSecondFactor) {
+                return .challenged(try await startSecondFactor(
+                    user: attempt.user, generation: attempt.generation, hasTOTP: hasTOTP, raising: nil, authTime: Date()))
+            }
             let new = NewBrowserSession(authTime: Date(), amr: ["pwd"], absoluteLifetime: settings.browser.sessionAbsoluteSeconds)
             guard try await users.complete(
                 attempt, session: nil, browserSession: new,
                 event: AuditEvent(
                     "login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail))
             else { return nil }
-            return (attempt, new)
+            return .completed(attempt.user, new)
         }
-        guard let (attempt, new) = signedIn else { return .refused }
+        switch outcome {
+        case nil: return .refused
+        case .challenged(let step): return .secondFactor(step)
+        case .completed(let user, let new):
+            return .signedIn(cookie: new.secret.value, session: try await signedIn(user, new, client: client, origin: origin, previous: previous))
+        }
+    }
+
+    private enum PasswordStep: Sendable {
+        case completed(User, NewBrowserSession)
+        case challenged(SecondFactorStep)
+    }
+
+    /// The browser session just created (or raised) for `user`, after ending the browser's
+    /// `previous` one if that was another.
+    func signedIn(
+        _ user: User, _ new: NewBrowserSession, client: Client, origin: RequestOrigin, previous: BrowserSession?
+    ) async throws -> BrowserSession {
         if let previous, previous.id != new.id {
             try await sessions.end(
                 id: previous.id, reason: "signed_in_again",
                 event: AuditEvent("logout", userID: previous.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress,
                                   detail: ["reason": "signed_in_again"]))
         }
-        let consented = try await consents.list(userID: attempt.user.id).first { $0.clientID == client.clientID }?.scopes ?? []
-        let session = BrowserSession(
-            id: new.id, user: attempt.user, authTime: new.authTime, amr: new.amr, acr: "1", consentedScopes: consented)
-        return .signedIn(cookie: new.secret.value, session: session)
+        let consented = try await consents.list(userID: user.id).first { $0.clientID == client.clientID }?.scopes ?? []
+        return BrowserSession(id: new.id, user: user, authTime: new.authTime, amr: new.amr, acr: new.acr, consentedScopes: consented)
     }
 
     /// Remembers the user's consent to the request's scopes (audited `consent_granted`).
@@ -146,8 +186,13 @@ public struct BrowserSignIn: Sendable {
         guard request.prompt.isEmpty, request.maxAge == nil, request.hintedSubject == nil,
               let cookie, let secret = SecretToken(presented: cookie)
         else { return nil }
+        let always = request.demandsSecondFactor || request.client.requireMFA
         return try await issueCode(
-            request, signer: .cookie(secret, consentTo: request.client.skipConsent ? nil : request.scopes), origin: origin)
+            request,
+            signer: .cookie(
+                secret, consentTo: request.client.skipConsent ? nil : request.scopes,
+                secondFactorFor: always ? nil : Array(secondFactor.requiredRoles)),
+            origin: origin)
     }
 
     private func issueCode(

@@ -30,13 +30,15 @@ public struct Client: Sendable, Equatable {
     public var skipConsent: Bool
     /// The algorithm of this client's ID tokens (`RS256` unless it registered `ES256`).
     public var idTokenAlgorithm: SigningAlgorithm
+    /// Its users must pass a second factor to sign in to it.
+    public var requireMFA: Bool
     public var createdAt: Date
 
     public init(
         clientID: String, clientName: String?, authMethod: ClientAuthMethod, grantTypes: [GrantType], scopes: [String],
         audience: String?, accessTokenLifetime: Int?, refreshTokenLifetime: Int?, redirectURIs: [String] = [],
         postLogoutRedirectURIs: [String] = [], requirePKCE: Bool = true, skipConsent: Bool = false,
-        idTokenAlgorithm: SigningAlgorithm = .rs256, createdAt: Date
+        idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, createdAt: Date
     ) {
         self.clientID = clientID
         self.clientName = clientName
@@ -51,6 +53,7 @@ public struct Client: Sendable, Equatable {
         self.requirePKCE = requirePKCE || authMethod == .none
         self.skipConsent = skipConsent
         self.idTokenAlgorithm = idTokenAlgorithm
+        self.requireMFA = requireMFA
         self.createdAt = createdAt
     }
 

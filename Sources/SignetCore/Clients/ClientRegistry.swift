@@ -41,14 +41,16 @@ public struct ClientRegistry: Sendable {
         public var requirePKCE: Bool?
         public var skipConsent: Bool
         public var idTokenAlgorithm: SigningAlgorithm
+        public var requireMFA: Bool
 
         public init(
             clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
             grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
             accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil, redirectURIs: [String] = [],
             postLogoutRedirectURIs: [String] = [], requirePKCE: Bool? = nil, skipConsent: Bool = false,
-            idTokenAlgorithm: SigningAlgorithm = .rs256
+            idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false
         ) {
+            self.requireMFA = requireMFA
             self.redirectURIs = redirectURIs
             self.postLogoutRedirectURIs = postLogoutRedirectURIs
             self.requirePKCE = requirePKCE
@@ -119,7 +121,7 @@ public struct ClientRegistry: Sendable {
                 accessTokenLifetime: request.accessTokenLifetime, refreshTokenLifetime: request.refreshTokenLifetime,
                 redirectURIs: request.redirectURIs, postLogoutRedirectURIs: request.postLogoutRedirectURIs,
                 requirePKCE: request.requirePKCE ?? true, skipConsent: request.skipConsent,
-                idTokenAlgorithm: request.idTokenAlgorithm, createdAt: Date()),
+                idTokenAlgorithm: request.idTokenAlgorithm, requireMFA: request.requireMFA, createdAt: Date()),
             secretHash: secret.map(hash))
         var event = actor ?? AuditEvent("client_created")
         event.type = "client_created"

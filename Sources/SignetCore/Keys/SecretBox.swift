@@ -1,13 +1,14 @@
 import Crypto
 import Foundation
 
-/// Seals private signing keys with AES-256-GCM under a key derived from the master key. The
-/// associated data binds each ciphertext to its key id, so sealed keys cannot be swapped between rows.
+/// Seals secrets kept in the database (private signing keys, TOTP secrets) with AES-256-GCM under
+/// a key derived from the master key for each `purpose`. The associated data binds each ciphertext
+/// to its row (a key id, a user id), so sealed values cannot be swapped between rows.
 public struct SecretBox: Sendable {
     private let key: SymmetricKey
 
-    public init(masterKey: MasterKey) {
-        key = masterKey.derive("signing-key-seal/v1")
+    public init(masterKey: MasterKey, purpose: String = "signing-key-seal/v1") {
+        key = masterKey.derive(purpose)
     }
 
     public func seal(_ plaintext: Data, context: String) throws -> Data {

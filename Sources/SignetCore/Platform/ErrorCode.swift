@@ -32,6 +32,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     // RFC 6750 §3.1
     public static let invalidToken = ErrorCode(rawValue: "invalid_token")
     public static let insufficientScope = ErrorCode(rawValue: "insufficient_scope")
+    // RFC 9470 §3 (step-up authentication challenge)
+    public static let insufficientUserAuthentication = ErrorCode(rawValue: "insufficient_user_authentication")
     // Signet's own
     public static let notFound = ErrorCode(rawValue: "not_found")
     public static let conflict = ErrorCode(rawValue: "conflict")

@@ -29,6 +29,8 @@ public struct RetentionCleaner: Service {
         public var auditEvents = 0
         public var browserSessions = 0
         public var authorizationCodes = 0
+        /// Second-factor steps that expired unfinished.
+        public var secondFactorSteps = 0
 
         public init(sessions: Int = 0, revokedTokens: Int = 0, loginFailures: Int = 0, auditEvents: Int = 0) {
             self.sessions = sessions
@@ -91,6 +93,13 @@ public struct RetentionCleaner: Service {
             WITH gone AS (DELETE FROM authorization_codes WHERE code_hash IN (
                 SELECT code_hash FROM authorization_codes WHERE expires_at < now() - interval '1 day' LIMIT \(Self.batch))
                 RETURNING 1)
+            SELECT count(*)::int FROM gone
+            """
+        }
+        removed.secondFactorSteps = try await repeatedly {
+            """
+            WITH gone AS (DELETE FROM mfa_challenges WHERE id IN (
+                SELECT id FROM mfa_challenges WHERE expires_at < now() LIMIT \(Self.batch)) RETURNING 1)
             SELECT count(*)::int FROM gone
             """
         }

@@ -141,6 +141,8 @@ public struct Settings: Sendable, Equatable {
     public var http: HTTP
     public var retention: Retention
     public var browser: BrowserSignIn
+    /// Roles whose users must sign in with a second factor (`mfa.required_roles`).
+    public var mfaRequiredRoles: [String]
     /// The audience an access token must carry to be accepted by the admin API; only clients
     /// registered with this `audience` can obtain such tokens.
     public var adminAudience: String
@@ -206,6 +208,7 @@ public struct Settings: Sendable, Equatable {
         "browser_session.absolute_lifetime_seconds": 36_000,
         "authorization_code.lifetime_seconds": 60,
         "login.templates_dir": "none",
+        "mfa.required_roles": "admin",
         "retention.audit_days": 365,
         "retention.ended_session_days": 30,
         "retention.interval_seconds": 3600,
@@ -318,6 +321,15 @@ public struct Settings: Sendable, Equatable {
                 }
                 return text
             })
+        mfaRequiredRoles = try r.value("mfa.required_roles") { text in
+            if text == "none" { return [] }
+            let roles = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            do {
+                return try UserAccounts.validRoles(roles)
+            } catch {
+                throw SettingProblem("must be role names separated by commas, or none")
+            }
+        }
         adminAudience = try r.value("admin.audience") { text in
             guard !text.isEmpty, text.utf8.count <= 256, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " })
             else { throw SettingProblem("must be 1-256 characters without spaces or control characters") }

@@ -99,4 +99,13 @@ public struct SignetError: Error, Equatable, CustomStringConvertible {
     public static let invalidClient = SignetError(.invalidClient, "client authentication failed")
     /// The one answer for an unknown user, a wrong password and a disabled or locked account.
     public static let invalidCredentials = SignetError(.invalidGrant, "invalid username or password")
+    /// The password grant for an account with TOTP, without `totp`.
+    public static let secondFactorRequired = SignetError(
+        .invalidGrant, "a second factor is required: send the current code of the account's authenticator app as totp")
+    /// The password grant to a client that requires MFA, for a user who has no second factor yet.
+    public static let secondFactorNotSetUp = SignetError(
+        .invalidGrant, "a second factor is required by this application; set one up by signing in through the browser first")
+    /// A token whose login used one factor, where policy demands two (RFC 9470).
+    public static let secondFactorNotUsed = SignetError(
+        .insufficientUserAuthentication, "this account must sign in with a second factor (acr 2) to use this", kind: .unauthenticated)
 }

@@ -9,8 +9,15 @@ public struct NewSession: Sendable, Equatable {
     public var scope: String
     public var authTime: Date
     public var absoluteLifetime: Int
+    /// How the user authenticated (RFC 8176) and the resulting level, `"1"` or `"2"`.
+    public var amr: [String]
+    public var acr: String
 
-    public init(id: UUID, clientID: String, scope: String, authTime: Date, absoluteLifetime: Int) {
+    public init(
+        id: UUID, clientID: String, scope: String, authTime: Date, absoluteLifetime: Int, amr: [String] = ["pwd"], acr: String = "1"
+    ) {
+        self.amr = amr
+        self.acr = acr
         self.id = id
         self.clientID = clientID
         self.scope = scope

@@ -14,6 +14,9 @@ public struct SessionGrant: Sendable, Equatable {
     public var counter: Int64
     /// The browser session of a code-flow family: the `sid` of its access tokens.
     public var browserSessionID: UUID?
+    /// How the login behind this family authenticated, and its level.
+    public var amr: [String]
+    public var acr: String
 
     /// The `sid` of access tokens minted from this session.
     public var tokenSessionID: UUID { browserSessionID ?? sessionID }

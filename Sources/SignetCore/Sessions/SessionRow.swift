@@ -4,7 +4,7 @@ import PostgresNIO
 /// A row of `sessions` as every statement of ``SessionStore`` reads it: the statement selects
 /// ``columns`` (of the session aliased `s`), plus whatever else it needs under its own names.
 struct SessionRow: Sendable {
-    static let columns = "s.id, s.user_id, s.client_id, s.scope, s.auth_time, s.created_at, s.last_used_at, s.expires_at, s.refresh_counter, s.browser_session_id"
+    static let columns = "s.id, s.user_id, s.client_id, s.scope, s.auth_time, s.created_at, s.last_used_at, s.expires_at, s.refresh_counter, s.browser_session_id, s.amr, s.acr"
 
     var id: UUID
     var userID: UUID
@@ -17,6 +17,8 @@ struct SessionRow: Sendable {
     var refreshCounter: Int64
     /// The browser sign-in this family was started from (code flow), if any.
     var browserSessionID: UUID?
+    var amr: [String]
+    var acr: String
 
     init(_ cells: PostgresRandomAccessRow) throws {
         id = try cells["id"].decode(UUID.self)
@@ -29,12 +31,14 @@ struct SessionRow: Sendable {
         expiresAt = try cells["expires_at"].decode(Date.self)
         refreshCounter = try cells["refresh_counter"].decode(Int64.self)
         browserSessionID = try cells["browser_session_id"].decode(UUID?.self)
+        amr = try cells["amr"].decode([String].self)
+        acr = try cells["acr"].decode(String.self)
     }
 
     /// What an access token minted now needs: this session with its user's `roles`.
     func grant(roles: [String]) -> SessionGrant {
         SessionGrant(
             sessionID: id, userID: userID, clientID: clientID, scope: scope, authTime: authTime, roles: roles, counter: refreshCounter,
-            browserSessionID: browserSessionID)
+            browserSessionID: browserSessionID, amr: amr, acr: acr)
     }
 }

@@ -152,6 +152,8 @@ extension SessionStore {
         public var createdAt: Date
         public var expiresAt: Date
         public var authTime: Date
+        public var amr: [String]
+        public var acr: String
     }
 
     /// The session if it is live and `counter` is its current (unspent) refresh token.
@@ -167,7 +169,7 @@ extension SessionStore {
             let session = try SessionRow(row.makeRandomAccess())
             return Current(
                 userID: session.userID, clientID: session.clientID, scope: session.scope, createdAt: session.createdAt,
-                expiresAt: session.expiresAt, authTime: session.authTime)
+                expiresAt: session.expiresAt, authTime: session.authTime, amr: session.amr, acr: session.acr)
         }
         return nil
     }

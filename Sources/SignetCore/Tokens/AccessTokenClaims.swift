@@ -20,6 +20,10 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     /// Whose token this is: `user` (`sub` is a user id) or `client` (`sub` is the client's id, a
     /// `client_credentials` token). Said explicitly so that no client id can pass for a user.
     public var sub_type: SubjectType?
+    /// How the user authenticated (RFC 8176, e.g. `["pwd","otp"]`) and the resulting level,
+    /// `"1"` (one factor) or `"2"` (two); absent for `client_credentials` tokens.
+    public var amr: [String]?
+    public var acr: String?
 
     public enum SubjectType: String, Codable, Sendable {
         case user
@@ -28,8 +32,11 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
 
     public init(
         iss: String, sub: String, aud: [String], exp: Int, iat: Int, nbf: Int, jti: String, client_id: String,
-        scope: String, sid: String?, roles: [String], auth_time: Int?, sub_type: SubjectType
+        scope: String, sid: String?, roles: [String], auth_time: Int?, sub_type: SubjectType, amr: [String]? = nil,
+        acr: String? = nil
     ) {
+        self.amr = amr
+        self.acr = acr
         self.iss = iss
         self.sub = sub
         self.aud = AudienceClaim(value: aud)

@@ -32,6 +32,8 @@ public struct Introspection: Sendable {
         public var sid: String?
         public var roles: [String]?
         public var auth_time: Int?
+        public var amr: [String]?
+        public var acr: String?
 
         public static let inactive = Result(active: false)
     }
@@ -46,12 +48,12 @@ public struct Introspection: Sendable {
                 active: true, token_type: "refresh_token", scope: session.scope, client_id: session.clientID,
                 sub: session.userID.uuidString.lowercased(), iss: issuer, exp: Int(session.expiresAt.timeIntervalSince1970),
                 iat: Int(session.createdAt.timeIntervalSince1970), sid: refresh.sessionID.uuidString.lowercased(),
-                auth_time: Int(session.authTime.timeIntervalSince1970))
+                auth_time: Int(session.authTime.timeIntervalSince1970), amr: session.amr, acr: session.acr)
         }
         guard let claims = try? await verifier.verify(token, audience: .any) else { return .inactive }
         return Result(
             active: true, token_type: "Bearer", scope: claims.scope, client_id: claims.client_id, sub: claims.sub,
             aud: claims.aud.value, iss: claims.iss, exp: claims.exp, iat: claims.iat, nbf: claims.nbf, jti: claims.jti,
-            sid: claims.sid, roles: claims.roles, auth_time: claims.auth_time)
+            sid: claims.sid, roles: claims.roles, auth_time: claims.auth_time, amr: claims.amr, acr: claims.acr)
     }
 }

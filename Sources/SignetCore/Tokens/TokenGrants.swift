@@ -8,6 +8,8 @@ public struct TokenGrants: Sendable {
     let users: UserAccounts
     let sessions: SessionStore
     let codes: AuthorizationCodeStore
+    let secondFactor: SecondFactor
+    let audit: AuditLog
     let issuer: TokenIssuer
     let masterKey: MasterKey
     let lifetimes: Settings.Lifetimes
@@ -16,9 +18,11 @@ public struct TokenGrants: Sendable {
     let logger: Logger
 
     public init(
-        users: UserAccounts, sessions: SessionStore, issuer: TokenIssuer, masterKey: MasterKey,
+        users: UserAccounts, sessions: SessionStore, issuer: TokenIssuer, masterKey: MasterKey, secondFactor: SecondFactor,
         settings: Settings, metrics: SignetMetrics = .none, logger: Logger
     ) {
+        self.secondFactor = secondFactor
+        self.audit = AuditLog(database: sessions.database)
         self.users = users
         self.sessions = sessions
         self.codes = AuthorizationCodeStore(database: sessions.database)
@@ -37,8 +41,13 @@ public struct TokenGrants: Sendable {
     /// user still has the verified credential; a password change, disabling or revocation that
     /// wins the race makes the login fail like a wrong password, and one that comes after it ends
     /// the session (its generation moves on) or the token (its `iat` is not after the cut-off).
+    ///
+    /// An account with TOTP must also send its current code (or a recovery code) as `totp`, as
+    /// Keycloak's direct grant does; a missing or wrong one is refused after the same work as a
+    /// wrong password, and counts as a failed attempt.
     public func password(
-        client: Client, username: String, password: String, scope: String?, source: String, origin: RequestOrigin
+        client: Client, username: String, password: String, totp: String? = nil, scope: String?, source: String,
+        origin: RequestOrigin
     ) async throws -> TokenResponse {
         guard client.allows(.password) else {
             throw SignetError(.unauthorizedClient, "this client may not use the password grant")
@@ -48,26 +57,57 @@ public struct TokenGrants: Sendable {
             username: username, password: password, source: source, lockout: lockout,
             failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress), metrics: metrics
         ) { attempt in
-            try await tokens(for: attempt, client: client, scopes: scopes, origin: origin)
+            let (amr, acr) = try await secondStep(of: attempt, client: client, totp: totp, origin: origin)
+            return try await tokens(for: attempt, client: client, scopes: scopes, amr: amr, acr: acr, origin: origin)
         }
         guard let response else { throw SignetError.invalidCredentials }
         metrics.tokenIssued("password")
         return response
     }
 
+    /// The second factor of a password-grant login whose password matched: the methods and level
+    /// it reached, or a refusal (`mfa_failed` audited for a wrong code).
+    private func secondStep(
+        of attempt: LoginAttempt, client: Client, totp: String?, origin: RequestOrigin
+    ) async throws -> (amr: [String], acr: String) {
+        let userID = attempt.user.id
+        guard try await secondFactor.status(userID: userID).totp else {
+            if client.requireMFA { throw SignetError.secondFactorNotSetUp }
+            return (["pwd"], "1")
+        }
+        guard let totp, !totp.isEmpty else { throw SignetError.secondFactorRequired }
+        let event = AuditEvent("mfa_verified", userID: userID, clientID: client.clientID, remoteAddress: origin.remoteAddress)
+        let check = try await secondFactor.check(totp, userID: userID, event: event)
+        var recorded = event
+        switch check {
+        case .refused(let reason):
+            recorded.type = "mfa_failed"
+            recorded.detail["reason"] = reason
+            try await audit.record(recorded)
+            throw SignetError.invalidCredentials
+        case .otp, .recoveryCode:
+            recorded.detail["method"] = check == .otp ? "totp" : "recovery_code"
+            try await audit.record(recorded)
+            return (check.amr, "2")
+        }
+    }
+
     /// Signs the access token of a verified password login, then completes the login (with its
     /// refresh family, if the client has the grant); `nil` when the account changed in between.
-    private func tokens(for attempt: LoginAttempt, client: Client, scopes: [String], origin: RequestOrigin) async throws -> TokenResponse? {
+    private func tokens(
+        for attempt: LoginAttempt, client: Client, scopes: [String], amr: [String], acr: String, origin: RequestOrigin
+    ) async throws -> TokenResponse? {
         let scopeText = scopes.joined(separator: " ")
         let authTime = Date()
         let session = client.allows(.refreshToken)
             ? NewSession(
                 id: UUID(), clientID: client.clientID, scope: scopeText, authTime: authTime,
-                absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds))
+                absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
+                amr: amr, acr: acr)
             : nil
         let access = try await issuer.issue(
             subject: attempt.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: scopeText,
-            sessionID: session?.id, roles: attempt.user.roles, authTime: authTime)
+            sessionID: session?.id, roles: attempt.user.roles, authTime: authTime, amr: amr, acr: acr)
         guard try await users.complete(
             attempt, session: session,
             event: AuditEvent("login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
@@ -134,7 +174,8 @@ public struct TokenGrants: Sendable {
             metrics.tokenIssued("authorization_code")
             let access = try await issuer.issue(
                 subject: grant.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: grant.scope,
-                sessionID: grant.browserSessionID, roles: grant.user.roles, authTime: grant.authTime, jti: jti, issuedAt: issuedAt)
+                sessionID: grant.browserSessionID, roles: grant.user.roles, authTime: grant.authTime, amr: grant.amr, acr: grant.acr,
+                jti: jti, issuedAt: issuedAt)
             let scopes = Set(grant.scope.split(separator: " ").map(String.init))
             let idToken = scopes.contains("openid")
                 ? try await issuer.idToken(
@@ -170,7 +211,7 @@ public struct TokenGrants: Sendable {
         let access = try await issuer.issue(
             subject: grant.userID.uuidString.lowercased(), subjectType: .user, client: client, scope: scope,
             sessionID: grant.tokenSessionID,
-            roles: grant.roles, authTime: grant.authTime)
+            roles: grant.roles, authTime: grant.authTime, amr: grant.amr, acr: grant.acr)
         let refresh = RefreshToken(sessionID: grant.sessionID, counter: grant.counter).encoded(with: masterKey)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope)
     }

@@ -28,7 +28,8 @@ public struct TokenIssuer: Sendable {
     /// caller (the code exchange records both before signing).
     public func issue(
         subject: String, subjectType: AccessTokenClaims.SubjectType, client: Client, scope: String, sessionID: UUID?,
-        roles: [String], authTime: Date?, jti: String = TokenIssuer.newJTI(), issuedAt: Date = Date()
+        roles: [String], authTime: Date?, amr: [String]? = nil, acr: String? = nil, jti: String = TokenIssuer.newJTI(),
+        issuedAt: Date = Date()
     ) async throws -> (token: String, expiresIn: Int) {
         let keySet = try await keys.keySet()
         let now = Int(issuedAt.timeIntervalSince1970)
@@ -37,7 +38,7 @@ public struct TokenIssuer: Sendable {
             iss: issuer, sub: subject, aud: [client.audience ?? issuer], exp: now + lifetime, iat: now, nbf: now,
             jti: jti, client_id: client.clientID, scope: scope,
             sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) },
-            sub_type: subjectType)
+            sub_type: subjectType, amr: amr, acr: acr)
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)

@@ -15,6 +15,7 @@ public struct TokenServices: Sendable {
     public let revocations: Revocations
     public let introspection: Introspection
     public let signIn: BrowserSignIn
+    public let secondFactor: SecondFactor
 
     public init(environment: SignetEnvironment, masterKey: MasterKey) {
         let settings = environment.settings, database = environment.database, logger = environment.logger
@@ -26,17 +27,18 @@ public struct TokenServices: Sendable {
             metrics: environment.metrics)
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit, changes: database.changes)
         sessions = SessionStore(database: database)
+        secondFactor = SecondFactor(database: database, masterKey: masterKey, settings: settings)
         grants = TokenGrants(
             users: environment.users, sessions: sessions,
-            issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, settings: settings, metrics: environment.metrics, logger: logger)
+            issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, secondFactor: secondFactor, settings: settings, metrics: environment.metrics, logger: logger)
         verifier = TokenVerifier(keys: keys, settings: settings, database: database)
         revocations = Revocations(
             store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings,
             metrics: environment.metrics)
         introspection = Introspection(verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings)
         signIn = BrowserSignIn(
-            users: environment.users, clients: clients, verifier: verifier, database: database, settings: settings,
-            metrics: environment.metrics)
+            users: environment.users, clients: clients, verifier: verifier, secondFactor: secondFactor, database: database,
+            settings: settings, metrics: environment.metrics)
     }
 
     /// Loads the master key named by the settings, then builds.

@@ -13,6 +13,7 @@ struct AdminController: Sendable {
         routes.get("admin/users/:id", use: readUser)
         routes.patch("admin/users/:id", use: updateUser)
         routes.delete("admin/users/:id", use: deleteUser)
+        routes.delete("admin/users/:id/mfa", use: resetMFA)
         routes.get("admin/users/:id/sessions", use: sessions)
         routes.get("admin/users/:id/consents", use: consents)
         routes.delete("admin/users/:id/consents/:client_id", use: withdrawConsent)
@@ -39,8 +40,16 @@ struct AdminController: Sendable {
         var roles: [String]
         var disabled: Bool
         var created_at: String
+        /// Only when one user is read: whether they have TOTP and how many recovery codes are left.
+        var mfa: MFAOut?
 
-        init(_ user: User) {
+        struct MFAOut: Encodable {
+            var totp: Bool
+            var recovery_codes_left: Int
+        }
+
+        init(_ user: User, mfa: SecondFactorStore.Status? = nil) {
+            self.mfa = mfa.map { MFAOut(totp: $0.totp, recovery_codes_left: $0.recoveryCodesLeft) }
             id = user.id.uuidString.lowercased()
             username = user.username
             email = user.email
@@ -57,9 +66,10 @@ struct AdminController: Sendable {
             try container.encode(roles, forKey: .roles)
             try container.encode(disabled, forKey: .disabled)
             try container.encode(created_at, forKey: .created_at)
+            try container.encodeIfPresent(mfa, forKey: .mfa)
         }
 
-        enum CodingKeys: String, CodingKey { case id, username, email, roles, disabled, created_at }
+        enum CodingKeys: String, CodingKey { case id, username, email, roles, disabled, created_at, mfa }
     }
 
     struct UserIn: Decodable {
@@ -85,7 +95,16 @@ struct AdminController: Sendable {
 
     @Sendable func readUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
         guard let user = try await users.find(id: try context.uuid("id", "user")) else { throw SignetError.notFound("user") }
-        return try jsonResponse(UserOut(user))
+        return try jsonResponse(UserOut(user, mfa: try await services.secondFactor.status(userID: user.id)))
+    }
+
+    /// Removes the user's second factor (TOTP and recovery codes) and ends their sessions; their
+    /// next sign-in sets one up again if a policy requires it.
+    @Sendable func resetMFA(_ request: Request, context: SignetRequestContext) async throws -> Response {
+        guard try await services.secondFactor.reset(userID: try context.uuid("id", "user"), origin: context.origin) else {
+            throw SignetError.notFound("user")
+        }
+        return Response(status: .noContent)
     }
 
     @Sendable func updateUser(_ request: Request, context: SignetRequestContext) async throws -> Response {
@@ -189,6 +208,7 @@ struct AdminController: Sendable {
         var require_pkce: Bool?
         var skip_consent: Bool?
         var id_token_signed_response_alg: String?
+        var require_mfa: Bool?
     }
 
     /// RFC 7591 client metadata; `client_secret` only in the response that created it.
@@ -208,8 +228,10 @@ struct AdminController: Sendable {
         var require_pkce: Bool
         var skip_consent: Bool
         var id_token_signed_response_alg: String
+        var require_mfa: Bool
 
         init(_ client: Client, secret: String? = nil) {
+            require_mfa = client.requireMFA
             redirect_uris = client.redirectURIs
             post_logout_redirect_uris = client.postLogoutRedirectURIs
             response_types = client.allows(.authorizationCode) ? ["code"] : []
@@ -234,6 +256,7 @@ struct AdminController: Sendable {
             allowed: [
                 "client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience", "redirect_uris",
                 "post_logout_redirect_uris", "response_types", "require_pkce", "skip_consent", "id_token_signed_response_alg",
+                "require_mfa",
             ], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
@@ -261,7 +284,7 @@ struct AdminController: Sendable {
             .init(clientID: input.client_id, clientName: input.client_name, authMethod: method, grantTypes: grants, scopes: scopes,
                   audience: input.audience, redirectURIs: input.redirect_uris ?? [],
                   postLogoutRedirectURIs: input.post_logout_redirect_uris ?? [], requirePKCE: input.require_pkce,
-                  skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm),
+                  skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm, requireMFA: input.require_mfa ?? false),
             lifetimes: settings.lifetimes, actor: context.origin.event("client_created"))
         return try jsonResponse(ClientOut(client, secret: secret), status: .created, headers: [
             .location: "/admin/clients/\(client.clientID)", .cacheControl: "no-store",

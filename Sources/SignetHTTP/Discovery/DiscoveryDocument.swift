@@ -28,6 +28,8 @@ struct DiscoveryDocument: Encodable {
     var id_token_signing_alg_values_supported: [String]
     var token_endpoint_auth_signing_alg_values_supported: [String]? = nil
     var subject_types_supported = ["public"]
+    /// `1`: one factor (password); `2`: two (password and TOTP or a recovery code). `acr_values=2` demands two.
+    var acr_values_supported = ["1", "2"]
     var claims_supported = [
         "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time", "nonce", "at_hash",
         "amr", "acr", "azp", "email", "email_verified", "preferred_username",

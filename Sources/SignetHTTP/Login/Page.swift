@@ -12,6 +12,12 @@ enum Page: Sendable {
 
     case login(clientName: String, username: String?, error: String?, hidden: [Field], csrfToken: String)
     case consent(clientName: String, username: String, scopes: [String], hidden: [Field], csrfToken: String)
+    /// Type a code from the authenticator app (or a recovery code).
+    case secondFactor(clientName: String, username: String, error: String?, hidden: [Field], csrfToken: String)
+    /// Set up an authenticator app: scan `qrSVG` (or type `secret`), then type a code from it.
+    case enrolment(clientName: String, username: String, qrSVG: String, secret: String, error: String?, hidden: [Field], csrfToken: String)
+    /// New recovery codes, shown once, and a button to go on to the application.
+    case recoveryCodes(clientName: String, codes: [String], hidden: [Field], csrfToken: String)
     case logout(username: String?, hidden: [Field], csrfToken: String)
     case signedOut
     case error(SignetError)
@@ -20,6 +26,9 @@ enum Page: Sendable {
         switch self {
         case .login: "login"
         case .consent: "consent"
+        case .secondFactor: "second_factor"
+        case .enrolment: "enrolment"
+        case .recoveryCodes: "recovery_codes"
         case .logout: "logout"
         case .signedOut: "signed_out"
         case .error: "error"
@@ -44,6 +53,21 @@ enum Page: Sendable {
                 "client_name": clientName, "username": username, "hidden": hidden.map(\.context), "csrf_token": csrfToken,
                 "scopes": scopes.map { ["name": $0, "description": Self.describe(scope: $0)] },
             ]
+        case .secondFactor(let clientName, let username, let error, let hidden, let csrfToken):
+            var context: [String: Any] = [
+                "client_name": clientName, "username": username, "hidden": hidden.map(\.context), "csrf_token": csrfToken,
+            ]
+            if let error { context["error"] = error }
+            return context
+        case .enrolment(let clientName, let username, let qrSVG, let secret, let error, let hidden, let csrfToken):
+            var context: [String: Any] = [
+                "client_name": clientName, "username": username, "qr_svg": qrSVG, "secret": secret, "hidden": hidden.map(\.context),
+                "csrf_token": csrfToken,
+            ]
+            if let error { context["error"] = error }
+            return context
+        case .recoveryCodes(let clientName, let codes, let hidden, let csrfToken):
+            return ["client_name": clientName, "codes": codes, "hidden": hidden.map(\.context), "csrf_token": csrfToken]
         case .logout(let username, let hidden, let csrfToken):
             var context: [String: Any] = ["hidden": hidden.map(\.context), "csrf_token": csrfToken]
             if let username { context["username"] = username }

@@ -35,7 +35,7 @@ struct PageRenderer: Sendable {
                 try library.register(text, named: String(file.dropLast(".mustache".count)))
             }
         }
-        for page in ["layout", "login", "consent", "logout", "signed_out", "error"] where library.getTemplate(named: page) == nil {
+        for page in ["layout", "login", "consent", "second_factor", "enrolment", "recovery_codes", "logout", "signed_out", "error"] where library.getTemplate(named: page) == nil {
             throw SignetError(.serverError, "the page template \(page).mustache is missing", kind: .unavailable)
         }
         self.library = library

@@ -8,8 +8,9 @@ import SignetCore
 /// redirects back to the application at once with a code.
 ///
 /// The pages post back here with the authorization request in hidden fields, which are checked
-/// again like a new request; `signet_step` says which form it is (`login`, `consent`), and such a
-/// post must carry the CSRF token bound to the browser's flow cookie.
+/// again like a new request; `signet_step` says which form it is (`login`, `otp` — the second
+/// factor, `continue` — after new recovery codes were shown, `consent`), and such a post must
+/// carry the CSRF token bound to the browser's flow cookie.
 struct AuthorizeController: Sendable {
     let services: TokenServices
     let pages: PageRenderer
@@ -19,7 +20,10 @@ struct AuthorizeController: Sendable {
     let failedLogins: TokenBuckets
 
     /// Fields of the pages' forms, never carried over as part of the authorization request.
-    static let formFields: Set<String> = ["username", "password", "csrf_token", "signet_step", "decision"]
+    static let formFields: Set<String> = [
+        "username", "password", "csrf_token", "signet_step", "decision", "otp", "recovery_code", "add_second_factor",
+        "new_recovery_codes",
+    ]
 
     var endpoints: RouteCollection<SignetRequestContext> {
         let routes = RouteCollection(context: SignetRequestContext.self)
@@ -56,7 +60,7 @@ struct AuthorizeController: Sendable {
         }
         var session = try await signIn.session(cookie: cookie, clientID: client.clientID)
         var justAuthenticated = false, justConsented = false
-        var newSessionCookie: Cookie?
+        var newCookies: [Cookie] = []
         if step != nil {
             try csrf.check(request, token: parameters["csrf_token"])
         }
@@ -66,14 +70,12 @@ struct AuthorizeController: Sendable {
                 return loginPage(authorization, parameters: parameters, request: request, username: parameters["username"],
                                  error: "Enter your username and password.")
             }
-            let source = context.limitKey
-            if let wait = failedLogins.take(source) {
-                throw SignetError(.slowDown, "Too many failed sign-ins from this address. Try again in \(wait) seconds.", retryAfter: wait)
-            }
+            let source = try takeFailedLogin(context)
             let outcome: BrowserSignIn.Login
             do {
                 outcome = try await signIn.login(
-                    username: username, password: password, client: client, source: source, origin: context.origin, previous: session)
+                    username: username, password: password, request: authorization,
+                    wantsSecondFactor: parameters["add_second_factor"] != nil, source: source, origin: context.origin, previous: session)
             } catch {
                 failedLogins.refund(source)
                 throw error
@@ -82,12 +84,54 @@ struct AuthorizeController: Sendable {
             case .refused:
                 return loginPage(authorization, parameters: parameters, request: request, username: username,
                                  error: "Invalid username or password.")
+            case .secondFactor(let challenge):
+                // The password was right; the code is checked (and counted) on its own.
+                failedLogins.refund(source)
+                return secondFactorPage(challenge, authorization: authorization, parameters: parameters, request: request, error: nil)
             case .signedIn(let cookie, let signedIn):
                 failedLogins.refund(source)
                 session = signedIn
                 justAuthenticated = true
-                newSessionCookie = cookies.sessionCookie(cookie)
+                newCookies.append(cookies.sessionCookie(cookie))
             }
+        case "otp":
+            guard let code = parameters["otp"] ?? parameters["recovery_code"] else {
+                throw SignetError.invalidRequest("otp is required")
+            }
+            let source = try takeFailedLogin(context)
+            let outcome: BrowserSignIn.SecondFactorOutcome
+            do {
+                outcome = try await signIn.verifySecondFactor(
+                    cookie: BrowserCookies.value(BrowserCookies.secondFactor, in: request), code: code, request: authorization,
+                    newRecoveryCodes: parameters["new_recovery_codes"] != nil, source: source, origin: context.origin, previous: session)
+            } catch {
+                failedLogins.refund(source)
+                throw error
+            }
+            switch outcome {
+            case .expired:
+                failedLogins.refund(source)
+                var response = loginPage(authorization, parameters: parameters, request: request, username: nil,
+                                         error: "That sign-in took too long or has ended. Please sign in again.")
+                response.setCookie(cookies.clearedSecondFactorCookie())
+                return response
+            case .refused(let challenge):
+                return secondFactorPage(challenge, authorization: authorization, parameters: parameters, request: request,
+                                        error: "That code is not right, or was used already. Try the current code.")
+            case .signedIn(let cookie, let signedIn, let recoveryCodes):
+                failedLogins.refund(source)
+                session = signedIn
+                justAuthenticated = true
+                newCookies += [cookies.sessionCookie(cookie), cookies.clearedSecondFactorCookie()]
+                if let recoveryCodes {
+                    var response = recoveryCodesPage(recoveryCodes, authorization: authorization, parameters: parameters, request: request)
+                    for cookie in newCookies { response.setCookie(cookie) }
+                    return response
+                }
+            }
+        case "continue":
+            // After the recovery codes page, which only follows a completed sign-in.
+            justAuthenticated = session != nil
         case "consent":
             if let current = session {
                 switch parameters["decision"] {
@@ -111,6 +155,9 @@ struct AuthorizeController: Sendable {
         switch try signIn.next(authorization, session: session, justAuthenticated: justAuthenticated, justConsented: justConsented) {
         case .login:
             response = loginPage(authorization, parameters: parameters, request: request, username: authorization.loginHint, error: nil)
+        case .secondFactor(let live):
+            let challenge = try await signIn.stepUp(live)
+            response = secondFactorPage(challenge, authorization: authorization, parameters: parameters, request: request, error: nil)
         case .consent:
             let (flow, token, isNew) = csrf.token(flowCookie: BrowserCookies.value(BrowserCookies.flow, in: request))
             response = pages.response(.consent(
@@ -125,7 +172,50 @@ struct AuthorizeController: Sendable {
             }
             response = AuthorizationResponse.code(code, target: authorization.target, issuer: issuer, afterPost: isPost)
         }
-        if let newSessionCookie { response.setCookie(newSessionCookie) }
+        for cookie in newCookies { response.setCookie(cookie) }
+        return response
+    }
+
+    /// A token of the address's failed-login bucket (the same as the password grant's), or 429.
+    private func takeFailedLogin(_ context: SignetRequestContext) throws -> String {
+        let source = context.limitKey
+        if let wait = failedLogins.take(source) {
+            throw SignetError(.slowDown, "Too many failed sign-ins from this address. Try again in \(wait) seconds.", retryAfter: wait)
+        }
+        return source
+    }
+
+    /// The code page of a second-factor step, or — enrolment — the page with the new secret as a
+    /// QR code and as text; sets the step's cookie when it is new.
+    private func secondFactorPage(
+        _ step: SecondFactorStep, authorization: AuthorizationRequest, parameters: [String: String], request: Request, error: String?
+    ) -> Response {
+        let (flow, token, isNew) = csrf.token(flowCookie: BrowserCookies.value(BrowserCookies.flow, in: request))
+        let hidden = Self.carried(parameters)
+        let clientName = authorization.client.displayName, username = step.challenge.user.username
+        let page: Page
+        if let secret = step.enrolmentSecret {
+            let uri = OTPAuthURI.totp(secret: secret, issuer: signIn.secondFactor.issuerLabel, account: username)
+            let svg = (try? QRCode(uri).svg(label: "QR code to add \(username) to an authenticator app")) ?? ""
+            page = .enrolment(
+                clientName: clientName, username: username, qrSVG: svg, secret: OTPAuthURI.grouped(secret), error: error, hidden: hidden,
+                csrfToken: token)
+        } else {
+            page = .secondFactor(clientName: clientName, username: username, error: error, hidden: hidden, csrfToken: token)
+        }
+        var response = pages.response(page)
+        if isNew { response.setCookie(cookies.flowCookie(flow)) }
+        if let cookie = step.cookie { response.setCookie(cookies.secondFactorCookie(cookie)) }
+        return response
+    }
+
+    private func recoveryCodesPage(
+        _ codes: [String], authorization: AuthorizationRequest, parameters: [String: String], request: Request
+    ) -> Response {
+        let (flow, token, isNew) = csrf.token(flowCookie: BrowserCookies.value(BrowserCookies.flow, in: request))
+        var response = pages.response(.recoveryCodes(
+            clientName: authorization.client.displayName, codes: codes, hidden: Self.carried(parameters), csrfToken: token))
+        if isNew { response.setCookie(cookies.flowCookie(flow)) }
         return response
     }
 

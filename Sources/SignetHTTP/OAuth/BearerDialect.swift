@@ -18,6 +18,7 @@ struct BearerDialect: ErrorDialect {
             challenge += #", error="\#(error.code)", error_description="\#(error.description)""#
         }
         if let scope = error.requiredScope { challenge += #", scope="\#(scope)""# }
+        if error.code == .insufficientUserAuthentication { challenge += #", acr_values="2""# }
         return (try? jsonResponse(ErrorBody(error), status: error.status, headers: [.wwwAuthenticate: challenge, .cacheControl: "no-store"]))
             ?? Response(status: error.status)
     }

@@ -45,8 +45,10 @@ struct TokenController: Sendable {
             }
             do {
                 result = try await services.grants.password(
-                    client: client, username: username, password: password, scope: scope, source: source, origin: context.origin)
-            } catch let error as SignetError where error == .invalidCredentials {
+                    client: client, username: username, password: password, totp: parameters["totp"], scope: scope, source: source,
+                    origin: context.origin)
+            } catch let error as SignetError where error.code == .invalidGrant {
+                // A wrong password or second factor keeps the address's failed-login token spent.
                 throw error
             } catch {
                 failedLogins.refund(source)
