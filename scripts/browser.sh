@@ -5,15 +5,18 @@
 #     + PKCE, ID token checked with joserfc against the JWKS), login, consent and
 #     logout pages, single sign-on between two applications, prompt=none, a public
 #     client, escaping of a hostile client name; screenshots of every page;
+#   - Tests/Browser/test_mfa.py: the second factor (TOTP): enrolment with the QR code
+#     read back by zbar, verification, replay refused, recovery codes, the policies
+#     (mfa.required_roles, a client's --require-mfa), step-up with acr_values=2;
 #   - Tests/Browser/test_mod_auth_openidc.py: two Apache sites protected by
 #     mod_auth_openidc (127.0.0.2 and 127.0.0.3) sharing one Signet session, and
 #     RP-initiated logout through Apache.
 #
 #   scripts/browser.sh [pytest options...]
 #
-# Installs what is missing: the Debian packages chromium, apache2 and
-# libapache2-mod-auth-openidc (through apt-get, as root or with sudo) and the
-# Python packages (Playwright uses the system Chromium; it downloads no browser).
+# Installs what is missing: the Debian packages chromium, apache2,
+# libapache2-mod-auth-openidc and libzbar0 (through apt-get, as root or with sudo) and
+# the Python packages (Playwright uses the system Chromium; it downloads no browser).
 #
 # Environment:
 #   SIGNET_TEST_DATABASE_URL  PostgreSQL URL to use (required); a schema
@@ -25,6 +28,9 @@
 #                             (default: .build/interop-venv)
 #   BROWSER_SCREENSHOT_DIR    where the page screenshots go
 #                             (default: .build/screenshots)
+#   BROWSER_UPDATE_DOCS       1: after a passing run, copy the wide screenshots of the
+#                             second-factor pages to docs/mfa-enrolment.png and
+#                             docs/mfa-verify.png (the README's pictures)
 #
 # Exits with the exit status of pytest.
 set -euo pipefail
@@ -64,9 +70,12 @@ missing=()
 [[ -x $chromium ]] || missing+=(chromium)
 [[ -x /usr/sbin/apache2 && -e $apache_modules/mod_cgi.so ]] || missing+=(apache2)
 [[ -e $apache_modules/mod_auth_openidc.so ]] || missing+=(libapache2-mod-auth-openidc)
+# pyzbar loads libzbar.so.0 at run time to read the enrolment page's QR code.
+ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || missing+=(libzbar0)
 if ((${#missing[@]} > 0)); then apt_install "${missing[@]}"; fi
 
-use_python "playwright==1.65.2" "authlib>=1.3" "joserfc>=1.0" "requests" "pytest"
+use_python "playwright==1.65.2" "authlib>=1.3" "joserfc>=1.0" "requests" "pytest" \
+    "pyotp>=2.9" "pyzbar>=0.1.9" "pillow>=10"
 
 screenshot_dir=${BROWSER_SCREENSHOT_DIR:-.build/screenshots}
 [[ $screenshot_dir == /* ]] || screenshot_dir=$PWD/$screenshot_dir
@@ -124,6 +133,9 @@ user_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 admin_username=root
 admin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 hostile_name='<script>alert(1)</script>'
+# The users of test_mfa.py, one per test where the second factor's state matters (a TOTP
+# step is good once per user), all with this password.
+mfa_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 
 # --- Data ---------------------------------------------------------------------
 step "signet migrate"
@@ -137,6 +149,37 @@ user_id=$(printf '%s\n' "$out" | sed -n 's/^created user .* (\([^()]*\))$/\1/p' 
 [[ -n $user_id ]] || die "no user id in: $out"
 printf '%s\n' "$admin_password" |
     "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
+
+# The admin role needs a second factor (mfa.required_roles): the admin gets TOTP here and
+# the tests send one of its recovery codes as `totp` with each password grant.
+step "signet users enrol-totp $admin_username"
+out=$("$SIGNET_BIN" users enrol-totp "$admin_username")
+admin_recovery_codes=$(field recovery_codes "$out")
+
+# $1: username, $2: role. The MFA users share $mfa_password.
+create_mfa_user() {
+    printf '%s\n' "$mfa_password" | "$SIGNET_BIN" users create "$1" --role "$2" --password-stdin >/dev/null
+}
+step "signet users create (the users of test_mfa.py)"
+mfa_enrol_username=mfa-user            # sets TOTP up by ticking the login page's box
+mfa_admin_username=admin-user          # holds the admin role: must set TOTP up
+mfa_stepup_username=stepup-user        # password only, then acr_values=2
+mfa_app_username=mfa-app-user          # signs in to the --require-mfa client
+totp_username=totp-user                # has TOTP (CLI): verification, replay
+recovery_username=recovery-user        # has TOTP (CLI): recovery codes
+stepup_totp_username=stepup-totp-user  # password only, TOTP set up elsewhere, then acr_values=2
+reset_username=reset-user              # has TOTP (CLI): the admin resets it
+for name in "$mfa_enrol_username" "$mfa_stepup_username" "$mfa_app_username" \
+    "$totp_username" "$recovery_username" "$stepup_totp_username" "$reset_username"; do
+    create_mfa_user "$name" user
+done
+create_mfa_user "$mfa_admin_username" admin
+
+# `signet users enrol-totp` prints otpauth_uri:, secret: and recovery_codes: lines.
+step "signet users enrol-totp $totp_username / $recovery_username / $reset_username"
+totp_secret=$(field secret "$("$SIGNET_BIN" users enrol-totp "$totp_username")")
+recovery_codes=$(field recovery_codes "$("$SIGNET_BIN" users enrol-totp "$recovery_username")")
+reset_secret=$(field secret "$("$SIGNET_BIN" users enrol-totp "$reset_username")")
 
 # $1: client id; the rest: options of `signet clients create`. Prints the CLI's output.
 create_client() {
@@ -186,6 +229,13 @@ out=$(create_client apache-two --auth-method client_secret_basic \
 apache_two_client_id=$(field client_id "$out")
 apache_two_client_secret=$(field client_secret "$out")
 
+# An application whose users must sign in with a second factor.
+out=$(create_client mfa-app --auth-method client_secret_basic \
+    --grant authorization_code --grant refresh_token "${browser_scopes[@]}" \
+    --redirect-uri "$rp_url/mfa/callback" --skip-consent --require-mfa)
+mfa_client_id=$(field client_id "$out")
+mfa_client_secret=$(field client_secret "$out")
+
 # The only client whose tokens the admin listener accepts.
 out=$(create_client admin-cli --auth-method client_secret_basic \
     --grant password --grant refresh_token --scope openid --scope profile --audience "$admin_audience")
@@ -221,6 +271,21 @@ SIGNET_URL=$SIGNET_ISSUER \
     BROWSER_ADMIN_PASSWORD=$admin_password \
     BROWSER_ADMIN_CLIENT_ID=$admin_client_id \
     BROWSER_ADMIN_CLIENT_SECRET=$admin_client_secret \
+    BROWSER_ADMIN_RECOVERY_CODES=$admin_recovery_codes \
+    BROWSER_MFA_PASSWORD=$mfa_password \
+    BROWSER_MFA_ENROL_USERNAME=$mfa_enrol_username \
+    BROWSER_MFA_ADMIN_USERNAME=$mfa_admin_username \
+    BROWSER_MFA_STEPUP_USERNAME=$mfa_stepup_username \
+    BROWSER_MFA_APP_USERNAME=$mfa_app_username \
+    BROWSER_TOTP_USERNAME=$totp_username \
+    BROWSER_TOTP_SECRET=$totp_secret \
+    BROWSER_RECOVERY_USERNAME=$recovery_username \
+    BROWSER_RECOVERY_CODES=$recovery_codes \
+    BROWSER_STEPUP_TOTP_USERNAME=$stepup_totp_username \
+    BROWSER_RESET_USERNAME=$reset_username \
+    BROWSER_RESET_SECRET=$reset_secret \
+    BROWSER_MFA_CLIENT_ID=$mfa_client_id \
+    BROWSER_MFA_CLIENT_SECRET=$mfa_client_secret \
     BROWSER_APACHE_DIR=$apache_dir \
     BROWSER_APACHE_MODULES=$apache_modules \
     BROWSER_APACHE_PORT=$apache_port \
@@ -231,4 +296,15 @@ SIGNET_URL=$SIGNET_ISSUER \
     PYTHONDONTWRITEBYTECODE=1 \
     "$python" -m pytest -q -p no:cacheprovider Tests/Browser "$@" || status=$?
 step "pytest exited with $status"
+
+# The README's pictures of the second-factor pages, from this run (a passing one only).
+if [[ ${BROWSER_UPDATE_DOCS:-} == 1 ]]; then
+    if ((status == 0)) && [[ -s $screenshot_dir/enrolment-wide.png && -s $screenshot_dir/second-factor-wide.png ]]; then
+        step "copying the second-factor screenshots to docs/"
+        cp "$screenshot_dir/enrolment-wide.png" docs/mfa-enrolment.png
+        cp "$screenshot_dir/second-factor-wide.png" docs/mfa-verify.png
+    else
+        warn "BROWSER_UPDATE_DOCS=1 but the run failed or made no second-factor screenshots; docs/ left as it was"
+    fi
+fi
 exit "$status"

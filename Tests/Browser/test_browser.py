@@ -26,6 +26,8 @@ Signet works inside. Run through scripts/browser.sh, which starts a server and p
                                   the clients above
     BROWSER_ADMIN_USERNAME/_PASSWORD, BROWSER_ADMIN_CLIENT_ID/_SECRET
                                   an admin and the admin-audience client (password grant)
+    BROWSER_ADMIN_RECOVERY_CODES  the admin's recovery codes, space-separated: the admin
+                                  role needs a second factor, one code goes with each grant
     BROWSER_SCREENSHOT_DIR        where the page screenshots go
     BROWSER_CHROMIUM              the Chromium executable (default Debian's)
 """
@@ -76,6 +78,8 @@ ADMIN_USERNAME = setting("BROWSER_ADMIN_USERNAME")
 ADMIN_PASSWORD = setting("BROWSER_ADMIN_PASSWORD")
 ADMIN_CLIENT_ID = setting("BROWSER_ADMIN_CLIENT_ID")
 ADMIN_CLIENT_SECRET = setting("BROWSER_ADMIN_CLIENT_SECRET")
+# Each works once: admin_headers spends one per token (test_mfa.py uses it too).
+ADMIN_RECOVERY_CODES = setting("BROWSER_ADMIN_RECOVERY_CODES").split()
 
 WEB_CALLBACK = f"{RP_URL}/callback"
 WEB_BYE = f"{RP_URL}/bye"
@@ -248,9 +252,10 @@ def left_half_hash(value):
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
-def verify_id_token(metadata, token, application):
+def verify_id_token(metadata, token, application, amr=("pwd",), acr="1"):
     """Checks an ID token as an OpenID Connect relying party must (Core §3.1.3.7): RS256,
-    a kid of the JWKS, signature, iss, aud, azp, exp/iat, nonce, at_hash; returns the claims."""
+    a kid of the JWKS, signature, iss, aud, azp, exp/iat, nonce, at_hash; and how the user
+    signed in (amr, acr: a password alone unless told otherwise); returns the claims."""
     id_token = token["id_token"]
     header = decode_segment(id_token.split(".")[0])
     assert header["alg"] == "RS256", header
@@ -274,7 +279,8 @@ def verify_id_token(metadata, token, application):
     claims = decoded.claims
     assert claims["exp"] > claims["iat"], claims
     assert isinstance(claims["auth_time"], int) and claims["auth_time"] <= claims["iat"], claims
-    assert claims["amr"] == ["pwd"], claims
+    assert claims["amr"] == list(amr), claims
+    assert claims["acr"] == acr, claims
     return claims
 
 
@@ -303,12 +309,16 @@ def assert_refresh_works(metadata, refresh_token, client_id, client_secret):
 
 
 def admin_headers(metadata):
+    """A bearer token for the admin listener: the admin's password grant with an unused
+    recovery code as the second factor (the admin role requires one)."""
+    assert ADMIN_RECOVERY_CODES, "the admin's recovery codes are all spent"
     response = post_token(
         metadata,
         {
             "grant_type": "password",
             "username": ADMIN_USERNAME,
             "password": ADMIN_PASSWORD,
+            "totp": ADMIN_RECOVERY_CODES.pop(),
             "scope": "openid profile",
         },
         auth=(ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET),

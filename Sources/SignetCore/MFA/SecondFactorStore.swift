@@ -17,6 +17,11 @@ public struct SecondFactorStore: Sendable {
     public struct Status: Sendable, Equatable {
         public var totp: Bool
         public var recoveryCodesLeft: Int
+
+        public init(totp: Bool, recoveryCodesLeft: Int) {
+            self.totp = totp
+            self.recoveryCodesLeft = recoveryCodesLeft
+        }
     }
 
     public func status(userID: UUID) async throws -> Status {
