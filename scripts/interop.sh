@@ -23,7 +23,7 @@ source scripts/lib.sh
 
 suite_begin interop
 
-use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest"
+use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest" "pyotp"
 
 # --- Database schema and settings ----------------------------------------------
 create_test_schema interop
@@ -62,6 +62,12 @@ printf '%s\n' "$user_password" |
         --password-stdin >/dev/null
 printf '%s\n' "$admin_password" |
     "$SIGNET_BIN" users create "$admin_username" --role admin --password-stdin >/dev/null
+# The admin role requires a second factor (mfa.required_roles): the admin gets TOTP
+# from the command line, and each of the suite's admin logins spends one recovery code.
+step "signet users enrol-totp $admin_username"
+out=$("$SIGNET_BIN" users enrol-totp "$admin_username")
+admin_recovery_codes=$(field recovery_codes "$out")
+admin_totp_secret=$(field secret "$out")
 
 step "signet clients create gateway-app / partner-app / spa / admin-cli"
 out=$("$SIGNET_BIN" clients create gateway-app --auth-method client_secret_basic \
@@ -106,6 +112,8 @@ SIGNET_URL=$SIGNET_ISSUER \
     SIGNET_ADMIN_URL=$admin_url \
     INTEROP_ADMIN_USERNAME=$admin_username \
     INTEROP_ADMIN_PASSWORD=$admin_password \
+    INTEROP_ADMIN_RECOVERY_CODES=$admin_recovery_codes \
+    INTEROP_ADMIN_TOTP_SECRET=$admin_totp_secret \
     INTEROP_ADMIN_AUDIENCE=$admin_audience \
     INTEROP_ADMIN_CLIENT_ID=$admin_client_id \
     INTEROP_ADMIN_CLIENT_SECRET=$admin_client_secret \

@@ -136,19 +136,27 @@ def password_login(
     scope=SCOPE,
     client_id=CLIENT_ID,
     client_secret=CLIENT_SECRET,
+    **extra,
 ):
     """Log in as a user (the test user by default) through authlib's password grant,
-    with a client_secret_basic client (the gateway client by default)."""
+    with a client_secret_basic client (the gateway client by default); `extra`
+    parameters (such as `totp`) go along."""
     session = basic_session(scope=scope, client_id=client_id, client_secret=client_secret)
     token = session.fetch_token(
-        token_endpoint, username=username, password=password, grant_type="password"
+        token_endpoint, username=username, password=password, grant_type="password", **extra
     )
     return session, token
 
 
+# The admin role requires a second factor: each admin login spends one recovery code
+# (the codes of `signet users enrol-totp`), sent as `totp` beside the password.
+ADMIN_RECOVERY_CODES = setting("INTEROP_ADMIN_RECOVERY_CODES").split()
+
+
 def admin_login(token_endpoint, username=ADMIN_USERNAME, password=ADMIN_PASSWORD):
-    """Log in (the admin by default) through the admin-audience client, the only kind
-    of client whose access tokens the admin listener accepts."""
+    """Log in (the admin by default, with a recovery code) through the admin-audience
+    client, the only kind of client whose access tokens the admin listener accepts."""
+    extra = {"totp": ADMIN_RECOVERY_CODES.pop(0)} if username == ADMIN_USERNAME else {}
     return password_login(
         token_endpoint,
         username,
@@ -156,6 +164,7 @@ def admin_login(token_endpoint, username=ADMIN_USERNAME, password=ADMIN_PASSWORD
         scope=ADMIN_SCOPE,
         client_id=ADMIN_CLIENT_ID,
         client_secret=ADMIN_CLIENT_SECRET,
+        **extra,
     )
 
 
@@ -785,7 +794,9 @@ def test_admin_listener_refuses_a_user_without_the_admin_role(token_endpoint, jw
 
 def test_admin_listener_refuses_an_admin_token_for_another_audience(token_endpoint, jwks_uri):
     # The admin's own token, but issued through the gateway client for the API audience.
-    session, token = password_login(token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD)
+    session, token = password_login(
+        token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD, totp=ADMIN_RECOVERY_CODES.pop(0)
+    )
     claims = verify_access_token(token["access_token"], jwks_uri)
     assert "admin" in claims["roles"], claims["roles"]
     assert ADMIN_AUDIENCE not in as_list(claims["aud"]), claims["aud"]
@@ -816,3 +827,55 @@ def test_admin_api_is_not_served_on_the_public_listener(token_endpoint):
         f"{ISSUER}/admin/audit", params={"type": "login_succeeded"}, timeout=TIMEOUT
     )
     assert response.status_code == 404, (response.status_code, response.text)
+
+
+# --- Second factor --------------------------------------------------------------
+
+
+def test_discovery_lists_both_levels_of_assurance(metadata):
+    assert metadata["acr_values_supported"] == ["1", "2"], metadata.get("acr_values_supported")
+
+
+def test_an_account_with_totp_needs_it_in_the_password_grant(token_endpoint):
+    with pytest.raises(OAuthError) as refused:
+        password_login(
+            token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD,
+            scope=ADMIN_SCOPE, client_id=ADMIN_CLIENT_ID, client_secret=ADMIN_CLIENT_SECRET,
+        )
+    assert refused.value.error == "invalid_grant", refused.value
+    assert "second factor" in refused.value.description, refused.value.description
+
+
+def test_a_totp_code_from_an_authenticator_works_once(token_endpoint, jwks_uri):
+    import pyotp
+
+    totp = pyotp.TOTP(setting("INTEROP_ADMIN_TOTP_SECRET"))
+    # A code not used before by this account (recovery codes do not spend TOTP steps).
+    step = int(time.time()) // 30
+    code = totp.at((step + 1) * 30)
+    _, token = password_login(
+        token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD,
+        scope=ADMIN_SCOPE, client_id=ADMIN_CLIENT_ID, client_secret=ADMIN_CLIENT_SECRET, totp=code,
+    )
+    claims = verify_access_token(token["access_token"], jwks_uri, audience=ADMIN_AUDIENCE)
+    assert claims["amr"] == ["pwd", "otp"] and claims["acr"] == "2", claims
+    with pytest.raises(OAuthError) as replayed:
+        password_login(
+            token_endpoint, ADMIN_USERNAME, ADMIN_PASSWORD,
+            scope=ADMIN_SCOPE, client_id=ADMIN_CLIENT_ID, client_secret=ADMIN_CLIENT_SECRET, totp=code,
+        )
+    assert replayed.value.error == "invalid_grant"
+
+
+def test_the_admin_listener_wants_a_second_factor_from_admins(token_endpoint, jwks_uri):
+    session, token = admin_login(token_endpoint)
+    claims = verify_access_token(token["access_token"], jwks_uri, audience=ADMIN_AUDIENCE)
+    assert claims["amr"] == ["pwd", "mfa"] and claims["acr"] == "2", claims
+    response = session.get(f"{ADMIN_URL}/admin/users/{claims['sub']}", timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    mfa = response.json()["mfa"]
+    assert mfa["totp"] is True and 0 < mfa["recovery_codes_left"] < 10, mfa
+    # A plain user's one-factor token says so.
+    _, plain = password_login(token_endpoint)
+    plain_claims = verify_access_token(plain["access_token"], jwks_uri)
+    assert plain_claims["amr"] == ["pwd"] and plain_claims["acr"] == "1", plain_claims
