@@ -70,8 +70,9 @@ missing=()
 [[ -x $chromium ]] || missing+=(chromium)
 [[ -x /usr/sbin/apache2 && -e $apache_modules/mod_cgi.so ]] || missing+=(apache2)
 [[ -e $apache_modules/mod_auth_openidc.so ]] || missing+=(libapache2-mod-auth-openidc)
-# pyzbar loads libzbar.so.0 at run time to read the enrolment page's QR code.
-ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || missing+=(libzbar0)
+# pyzbar loads libzbar.so.0 at run time to read the enrolment page's QR code. (grep
+# without -q reads to the end: no SIGPIPE for ldconfig under pipefail.)
+PATH=$PATH:/sbin ldconfig -p 2>/dev/null | grep 'libzbar\.so\.0' >/dev/null || missing+=(libzbar0)
 if ((${#missing[@]} > 0)); then apt_install "${missing[@]}"; fi
 
 use_python "playwright==1.65.2" "authlib>=1.3" "joserfc>=1.0" "requests" "pytest" \

@@ -285,11 +285,25 @@ struct HardeningTests {
                 _ = try await client.token(
                     [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://app.example/callback"),
                      ("code_verifier", pkce.verifier)], basic: ("browser-app", codeSecret))
+                // The second factor: enrolment's secret, the step's cookie, recovery codes (typed and shown).
+                let second = TestBrowser(client)
+                let start = try await second.get("/oauth2/authorize", authorizationRequest("browser-app"))
+                let enrol = try await second.submit(start, [("username", "quinn"), ("password", password), ("add_second_factor", "1")])
+                let shown = enrol.html.firstMatch(of: /data-totp-secret>([A-Z2-7 ]+)</).map { String($0.output.1) } ?? "missing"
+                let totp = TOTP(secret: Base32.decode(shown) ?? [])
+                let mfaCookie = second.cookies["signet_mfa"] ?? "missing"
+                let done = try await second.submit(enrol, [("otp", totp.code(step: totp.step(at: Date())))])
+                let codes = done.html.matches(of: /data-recovery-code>([a-z2-7-]+)</).map { String($0.output.1) }
+                _ = try await client.attemptLogin("quinn", password: password, client: "web", secret: secret)
+                _ = try await client.token(
+                    [("grant_type", "password"), ("username", "quinn"), ("password", password), ("totp", codes.first ?? "x")],
+                    basic: ("web", secret))
                 return [
                     login.access_token, login.refresh_token!, refreshed.access_token, refreshed.refresh_token!, code, pkce.verifier, csrf,
                     browser.cookies["signet_session"] ?? "missing", browser.cookies["signet_flow"] ?? "missing",
-                    browserTokens.access_token, browserTokens.refresh_token!,
-                ]
+                    browserTokens.access_token, browserTokens.refresh_token!, shown, shown.replacingOccurrences(of: " ", with: ""),
+                    mfaCookie, second.cookies["signet_session"] ?? "missing",
+                ] + (codes.count == 10 ? codes : ["missing recovery codes"])
             }
             secrets += try await Application(router: try buildAdminRouter(t.services), logger: logger).test(.router) { client in
                 _ = try await client.admin(.post, "/admin/users", token: admin, json: #"{"username":"rita","password":"rita-secret-pw"}"#)
