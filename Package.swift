@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetCLITests",
-            dependencies: ["SignetTestSupport"]
+            dependencies: ["SignetCore", "SignetTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import SignetCore
 import Synchronization
 import SignetTestSupport
 import Testing
@@ -186,6 +187,24 @@ struct CLITests {
             let setPassword = try await Self.run(["users", "set-password", "nobody", "--password-stdin"], stdin: "a new password\n", environment: env)
             #expect(setPassword.status != 0)
             #expect(setPassword.stderr == "Error: no such user\n")
+
+            // A second factor without a browser, shown once; then reset.
+            let enrol = try await Self.run(["users", "enrol-totp", "root"], environment: env)
+            #expect(enrol.status == 0, "\(enrol.stderr)")
+            let lines = Dictionary(enrol.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+                guard let colon = line.firstIndex(of: ":") else { return nil }
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }) { first, _ in first }
+            let secret = try #require(lines["secret"])
+            #expect(Base32.decode(secret)?.count == 20)
+            #expect(lines["otpauth_uri"]?.hasPrefix("otpauth://totp/") == true && lines["otpauth_uri"]?.contains("secret=\(secret)") == true)
+            #expect(lines["recovery_codes"]?.split(separator: " ").count == 10)
+            let twice = try await Self.run(["users", "enrol-totp", "root"], environment: env)
+            #expect(twice.status != 0 && twice.stderr.contains("already has TOTP") && !twice.stdout.contains(secret))
+            let reset = try await Self.run(["users", "reset-mfa", "root"], environment: env)
+            #expect(reset.status == 0 && reset.stdout.contains("second factor reset for root"))
+            let unknown = try await Self.run(["users", "reset-mfa", "nobody"], environment: env)
+            #expect(unknown.status != 0 && unknown.stderr == "Error: no such user\n")
 
             let weak = try await Self.run(["users", "create", "weak", "--password-stdin"], stdin: "short\n", environment: env)
             #expect(weak.status != 0)

@@ -65,6 +65,7 @@ struct SettingsTests {
         ("SIGNET_DATABASE_SCHEMA", "Robert'); DROP", "database.schema"),
         ("SIGNET_LOGIN_TEMPLATES_DIR", "/nonexistent/templates", "login.templates_dir"),
         ("SIGNET_AUTHORIZATION_CODE_LIFETIME_SECONDS", "61", "authorization_code.lifetime_seconds"),
+        ("SIGNET_MFA_REQUIRED_ROLES", "admin, bad role", "mfa.required_roles"),
     ])
     func badValueStopsStartUpNamingTheSetting(variable: String, value: String, setting: String) async throws {
         let reader = try await Settings.reader(configFile: Self.configFile, environment: [variable: value])

@@ -51,3 +51,27 @@ struct Base32Tests {
         #expect(Base32.decode("MZXW1") == nil && Base32.decode("MZXW8") == nil)
     }
 }
+
+@Suite("Recovery codes and otpauth URIs", .timeLimit(.minutes(1)))
+struct RecoveryCodeTests {
+    @Test func codesAreTenDistinctAndTypeableInAnyCase() {
+        let codes = RecoveryCode.generate()
+        #expect(codes.count == 10 && Set(codes).count == 10)
+        for code in codes {
+            #expect(code.wholeMatch(of: /[a-z2-7]{5}-[a-z2-7]{5}/) != nil)
+            #expect(RecoveryCode.normalized(code.uppercased()) == code.replacingOccurrences(of: "-", with: ""))
+            #expect(RecoveryCode.normalized(" " + code.replacingOccurrences(of: "-", with: " ")) != nil)
+        }
+        #expect(RecoveryCode.normalized("abcde-fghi") == nil, "too short")
+        #expect(RecoveryCode.normalized("abcde-fgh18") == nil, "1 and 8 are not Base32")
+    }
+
+    @Test func theURIFollowsTheKeyURIFormat() {
+        let secret = Array("12345678901234567890".utf8)
+        let uri = OTPAuthURI.totp(secret: secret, issuer: "id.example.com:8443", account: "ann lee@example.com")
+        #expect(uri == "otpauth://totp/id.example.com%3A8443:ann%20lee@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+            + "&issuer=id.example.com%3A8443&algorithm=SHA1&digits=6&period=30")
+        #expect(OTPAuthURI.grouped(secret) == "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ")
+        #expect(Base32.decode(OTPAuthURI.grouped(secret)) == secret, "the grouped text types back to the secret")
+    }
+}

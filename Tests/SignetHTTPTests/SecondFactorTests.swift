@@ -16,9 +16,9 @@ struct SecondFactorTests {
     static let callback = "https://app.example/callback"
 
     /// The code of `secret` `offset` steps from now (one step either side is accepted).
-    static func code(_ secret: [UInt8], offset: Int64 = 0) -> String {
+    static func code(_ secret: [UInt8], at date: Date = Date(), offset: Int64 = 0) -> String {
         let totp = TOTP(secret: secret)
-        return totp.code(step: totp.step(at: Date()) + offset)
+        return totp.code(step: totp.step(at: date) + offset)
     }
 
     static func body(_ response: TestResponse) throws -> [String: Any] {
@@ -40,12 +40,15 @@ struct SecondFactorTests {
 
             let factor = t.services.secondFactor
             let event = AuditEvent("mfa_verified", userID: alice.id)
-            #expect(try await factor.check(Self.code(secret), userID: alice.id, event: event) == .otp)
-            #expect(try await factor.check(Self.code(secret), userID: alice.id, event: event) == .refused(reason: "replayed_code"))
-            #expect(try await factor.check(Self.code(secret, offset: -1), userID: alice.id, event: event) == .refused(reason: "replayed_code"),
-                    "an older step never after a newer one")
-            #expect(try await factor.check(Self.code(secret, offset: 1), userID: alice.id, event: event) == .otp, "one step ahead is accepted")
-            #expect(try await factor.check(Self.code(secret, offset: 3), userID: alice.id, event: event) == .refused(reason: "wrong_code"))
+            let now = Date()
+            func check(_ offset: Int64) async throws -> SecondFactor.Check {
+                try await factor.check(Self.code(secret, at: now, offset: offset), userID: alice.id, event: event, now: now)
+            }
+            #expect(try await check(0) == .otp)
+            #expect(try await check(0) == .refused(reason: "replayed_code"))
+            #expect(try await check(-1) == .refused(reason: "replayed_code"), "an older step never after a newer one")
+            #expect(try await check(1) == .otp, "one step ahead is accepted")
+            #expect(try await check(3) == .refused(reason: "wrong_code"))
 
             // Recovery codes: each once, typed with or without the hyphen and in any case.
             #expect(try await factor.check(codes[0].uppercased(), userID: alice.id, event: event) == .recoveryCode(left: 9))
@@ -77,17 +80,20 @@ struct SecondFactorTests {
                 let wrong = try await client.token(password + [("totp", "000000")], basic: ("cli", secret))
                 let wrongBody = try Self.body(wrong)
                 #expect(wrong.status == .badRequest && wrongBody["error_description"] as? String == "invalid username or password")
+                let current = Self.code(totp)
                 let wrongPasswordRightCode = try await client.token(
-                    [("grant_type", "password"), ("username", "alice"), ("password", "not it at all"), ("totp", Self.code(totp))],
+                    [("grant_type", "password"), ("username", "alice"), ("password", "not it at all"), ("totp", current)],
                     basic: ("cli", secret))
                 #expect(wrongPasswordRightCode.status == .badRequest)
+                let failures: [Int] = try await t.database.column("SELECT failed_login_count FROM users WHERE username = 'alice'")
+                #expect(failures == [3], "a missing or wrong second factor counts toward the lockout like a wrong password")
 
-                let signedIn = try await client.token(password + [("totp", Self.code(totp))], basic: ("cli", secret))
+                let signedIn = try await client.token(password + [("totp", current)], basic: ("cli", secret))
                 #expect(signedIn.status == .ok, "\(signedIn.html)")
                 let tokens = try Self.body(signedIn)
                 let access = try await verifyWithJWKS(try #require(tokens["access_token"] as? String), jwks: try await client.jwks())
                 #expect(access.amr == ["pwd", "otp"] && access.acr == "2")
-                let replay = try await client.token(password + [("totp", Self.code(totp))], basic: ("cli", secret))
+                let replay = try await client.token(password + [("totp", current)], basic: ("cli", secret))
                 #expect(replay.status == .badRequest, "the same code twice")
 
                 // A refreshed token says how the login authenticated; so does introspection.
@@ -147,7 +153,8 @@ struct SecondFactorTests {
                 #expect(wrong.status == .ok && wrong.alert != nil && wrong.html.contains("data-totp-secret>\(shown)<"), "the same secret again")
                 #expect(try await t.services.secondFactor.status(userID: alice.id).totp == false)
 
-                let done = try await browser.submit(enrol, [("otp", Self.code(totp))])
+                let enrolCode = Self.code(totp)
+                let done = try await browser.submit(enrol, [("otp", enrolCode)])
                 #expect(done.status == .ok && browser.cookies["signet_session"] != nil && browser.cookies["signet_mfa"] == nil)
                 let shownCodes = done.html.matches(of: /data-recovery-code>([a-z2-7]{5}-[a-z2-7]{5})</).map { String($0.output.1) }
                 #expect(shownCodes.count == 10)
@@ -169,7 +176,7 @@ struct SecondFactorTests {
                 let verify = try await second.submit(page, [("username", "alice"), ("password", "correct horse battery")])
                 #expect(verify.html.contains(#"autocomplete="one-time-code""#) && !verify.html.contains("data-totp-secret"))
                 #expect(verify.html.matches(of: /type="submit"/).count == 1)
-                let replayed = try await second.submit(verify, [("otp", Self.code(totp))])
+                let replayed = try await second.submit(verify, [("otp", enrolCode)])
                 #expect(replayed.alert != nil && second.cookies["signet_session"] == nil, "the code used for enrolment is spent")
                 let recovered = try await second.submit(verify, [("otp", shownCodes[0])])
                 #expect(recovered.status == .seeOther && second.cookies["signet_session"] != nil)

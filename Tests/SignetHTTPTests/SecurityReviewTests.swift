@@ -129,7 +129,9 @@ struct SecurityReviewTests {
     }
 
     @Test func anOwnersConcurrentLoginsAllSucceed() async throws {
-        try await TestServices.with(overrides: ["rate_limit.burst": 10_000]) { t in
+        // A long request deadline: the eighth login waits for seven others, which on a loaded
+        // machine can take longer than the default 10 s (the answer would be 503, not a refusal).
+        try await TestServices.with(overrides: ["rate_limit.burst": 10_000, "http.request_timeout_seconds": 120]) { t in
             try await t.user("busy")
             let secret = try await t.client("web")
             try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
