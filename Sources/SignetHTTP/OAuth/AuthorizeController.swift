@@ -70,15 +70,10 @@ struct AuthorizeController: Sendable {
                 return loginPage(authorization, parameters: parameters, request: request, username: parameters["username"],
                                  error: "Enter your username and password.")
             }
-            let source = try takeFailedLogin(context)
-            let outcome: BrowserSignIn.Login
-            do {
-                outcome = try await signIn.login(
+            let (outcome, source) = try await withFailedLoginToken(context) { source in
+                try await signIn.login(
                     username: username, password: password, request: authorization,
                     wantsSecondFactor: parameters["add_second_factor"] != nil, source: source, origin: context.origin, previous: session)
-            } catch {
-                failedLogins.refund(source)
-                throw error
             }
             switch outcome {
             case .refused:
@@ -98,15 +93,10 @@ struct AuthorizeController: Sendable {
             guard let code = parameters["otp"] ?? parameters["recovery_code"] else {
                 throw SignetError.invalidRequest("otp is required")
             }
-            let source = try takeFailedLogin(context)
-            let outcome: BrowserSignIn.SecondFactorOutcome
-            do {
-                outcome = try await signIn.verifySecondFactor(
+            let (outcome, source) = try await withFailedLoginToken(context) { source in
+                try await signIn.verifySecondFactor(
                     cookie: BrowserCookies.value(BrowserCookies.secondFactor, in: request), code: code, request: authorization,
                     newRecoveryCodes: parameters["new_recovery_codes"] != nil, source: source, origin: context.origin, previous: session)
-            } catch {
-                failedLogins.refund(source)
-                throw error
             }
             switch outcome {
             case .expired:
@@ -176,13 +166,22 @@ struct AuthorizeController: Sendable {
         return response
     }
 
-    /// A token of the address's failed-login bucket (the same as the password grant's), or 429.
-    private func takeFailedLogin(_ context: SignetRequestContext) throws -> String {
+    /// Runs a credential check (password or second factor) holding a token of the address's
+    /// failed-login bucket (the same as the password grant's; 429 when none is left). The token
+    /// comes back if the check throws; otherwise the caller gives it back unless the check failed.
+    private func withFailedLoginToken<T: Sendable>(
+        _ context: SignetRequestContext, _ check: (String) async throws -> T
+    ) async throws -> (T, source: String) {
         let source = context.limitKey
         if let wait = failedLogins.take(source) {
             throw SignetError(.slowDown, "Too many failed sign-ins from this address. Try again in \(wait) seconds.", retryAfter: wait)
         }
-        return source
+        do {
+            return (try await check(source), source)
+        } catch {
+            failedLogins.refund(source)
+            throw error
+        }
     }
 
     /// The code page of a second-factor step, or — enrolment — the page with the new secret as a
