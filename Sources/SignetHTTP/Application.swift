@@ -39,6 +39,7 @@ public func buildPublicRouter(_ services: TokenServices, clock: LimiterClock = .
     let deadline = DeadlineMiddleware<SignetRequestContext>(deadline: .seconds(settings.http.requestTimeoutSeconds))
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.add(middleware: ClientAddressMiddleware(settings: settings))
+    router.add(middleware: NetworkPolicy(allowed: settings.publicListener.allowedNetworks))
     router.addRoutes(HealthController(services: services).endpoints)
     router.addRoutes(try WellKnownController(keys: services.keys, settings: settings).endpoints)
     let limits = settings.rateLimits
@@ -86,6 +87,7 @@ public func buildAdminRouter(
     let router = Router(context: SignetRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: EdgeMiddleware(metrics: services.environment.metrics))
     router.add(middleware: ClientAddressMiddleware(settings: settings))
+    router.add(middleware: NetworkPolicy(allowed: settings.adminListener.allowedNetworks))
     router.addRoutes(OpenAPIController().endpoints)
     router.get("metrics") { _, _ in
         var buffer: [UInt8] = []

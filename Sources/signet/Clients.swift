@@ -27,6 +27,8 @@ struct Clients: AsyncParsableCommand {
         var postLogoutRedirectURIs: [String] = []
         @Flag(help: "A first-party application: its users are not asked to consent.") var skipConsent = false
         @Flag(help: "Its users must sign in with a second factor (TOTP).") var requireMfa = false
+        @Option(name: .customLong("allow-network"), help: "A CIDR it may use the token endpoint from (repeatable; default: anywhere).")
+        var allowedNetworks: [String] = []
         @Flag(help: "Do not require PKCE of a confidential client (public clients always need it).") var noRequirePkce = false
         @Option(help: "Algorithm of this client's ID tokens: RS256 (default) or ES256.") var idTokenAlg: String = "RS256"
 
@@ -48,7 +50,8 @@ struct Clients: AsyncParsableCommand {
                 grantTypes: grants.compactMap(GrantType.init(rawValue:)),
                 scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience, redirectURIs: redirectURIs,
                 postLogoutRedirectURIs: postLogoutRedirectURIs, requirePKCE: noRequirePkce ? false : nil, skipConsent: skipConsent,
-                idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256, requireMFA: requireMfa)
+                idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256, requireMFA: requireMfa,
+                allowedNetworks: allowedNetworks)
             let (client, secret) = try await TokenServices.withStarted(options) { services in
                 try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
             }
@@ -66,6 +69,9 @@ struct Clients: AsyncParsableCommand {
                 print("skip_consent: \(client.skipConsent)")
             }
             if client.requireMFA { print("require_mfa: true") }
+            if !client.allowedNetworks.isEmpty {
+                print("allowed_networks: \(client.allowedNetworks.map(\.description).joined(separator: " "))")
+            }
         }
     }
 }

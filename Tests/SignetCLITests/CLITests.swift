@@ -114,6 +114,14 @@ struct CLITests {
             #expect(publicMachine.status != 0)
             #expect(publicMachine.stderr.contains("client_credentials"))
 
+            let fenced = try await Self.run(
+                ["clients", "create", "fenced", "--grant", "client_credentials", "--allow-network", "10.20.0.0/16",
+                 "--allow-network", "2001:db8::1", "--require-mfa"], environment: env)
+            #expect(fenced.status == 0, "\(fenced.stderr)")
+            #expect(fenced.stdout.contains("allowed_networks: 10.20.0.0/16 2001:db8::1/128\n") && fenced.stdout.contains("require_mfa: true"))
+            let sloppy = try await Self.run(["clients", "create", "sloppy", "--grant", "client_credentials", "--allow-network", "10.20.0.1/16"], environment: env)
+            #expect(sloppy.status != 0 && sloppy.stderr.hasPrefix("Error: invalid allowed_networks: \"10.20.0.1/16\" is not a CIDR network") && sloppy.stderr.split(separator: "\n").count == 1)
+
             // A web application for browser sign-in; its ID-token keys (RS256) are made with it.
             let web = try await Self.run(
                 ["clients", "create", "wiki", "--grant", "authorization_code", "--redirect-uri", "https://wiki.example/cb",

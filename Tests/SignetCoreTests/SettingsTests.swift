@@ -66,6 +66,8 @@ struct SettingsTests {
         ("SIGNET_LOGIN_TEMPLATES_DIR", "/nonexistent/templates", "login.templates_dir"),
         ("SIGNET_AUTHORIZATION_CODE_LIFETIME_SECONDS", "61", "authorization_code.lifetime_seconds"),
         ("SIGNET_MFA_REQUIRED_ROLES", "admin, bad role", "mfa.required_roles"),
+        ("SIGNET_PUBLIC_ALLOWED_NETWORKS", "10.0.0.1/8", "public.allowed_networks"),
+        ("SIGNET_ADMIN_ALLOWED_NETWORKS", "127.0.0.0/8, localhost", "admin.allowed_networks"),
     ])
     func badValueStopsStartUpNamingTheSetting(variable: String, value: String, setting: String) async throws {
         let reader = try await Settings.reader(configFile: Self.configFile, environment: [variable: value])

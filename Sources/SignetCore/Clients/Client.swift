@@ -32,13 +32,15 @@ public struct Client: Sendable, Equatable {
     public var idTokenAlgorithm: SigningAlgorithm
     /// Its users must pass a second factor to sign in to it.
     public var requireMFA: Bool
+    /// Where it may use the token, introspection and revocation endpoints from; empty: anywhere.
+    public var allowedNetworks: [IPNetwork]
     public var createdAt: Date
 
     public init(
         clientID: String, clientName: String?, authMethod: ClientAuthMethod, grantTypes: [GrantType], scopes: [String],
         audience: String?, accessTokenLifetime: Int?, refreshTokenLifetime: Int?, redirectURIs: [String] = [],
         postLogoutRedirectURIs: [String] = [], requirePKCE: Bool = true, skipConsent: Bool = false,
-        idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, createdAt: Date
+        idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [IPNetwork] = [], createdAt: Date
     ) {
         self.clientID = clientID
         self.clientName = clientName
@@ -54,6 +56,7 @@ public struct Client: Sendable, Equatable {
         self.skipConsent = skipConsent
         self.idTokenAlgorithm = idTokenAlgorithm
         self.requireMFA = requireMFA
+        self.allowedNetworks = allowedNetworks
         self.createdAt = createdAt
     }
 
@@ -63,4 +66,9 @@ public struct Client: Sendable, Equatable {
     public var isConfidential: Bool { authMethod != .none }
 
     public func allows(_ grant: GrantType) -> Bool { grantTypes.contains(grant) }
+
+    /// Whether it may be used from `address` (an unknown address only when no network is set).
+    public func admits(_ address: IPAddress?) -> Bool {
+        allowedNetworks.isEmpty || address.map(allowedNetworks.containsAddress) == true
+    }
 }

@@ -42,15 +42,18 @@ public struct ClientRegistry: Sendable {
         public var skipConsent: Bool
         public var idTokenAlgorithm: SigningAlgorithm
         public var requireMFA: Bool
+        /// CIDR texts, parsed strictly at registration.
+        public var allowedNetworks: [String]
 
         public init(
             clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
             grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
             accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil, redirectURIs: [String] = [],
             postLogoutRedirectURIs: [String] = [], requirePKCE: Bool? = nil, skipConsent: Bool = false,
-            idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false
+            idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [String] = []
         ) {
             self.requireMFA = requireMFA
+            self.allowedNetworks = allowedNetworks
             self.redirectURIs = redirectURIs
             self.postLogoutRedirectURIs = postLogoutRedirectURIs
             self.requirePKCE = requirePKCE
@@ -112,6 +115,15 @@ public struct ClientRegistry: Sendable {
         guard [.rs256, .es256].contains(request.idTokenAlgorithm) else {
             throw SignetError.invalid(field: "id_token_signed_response_alg", reason: "must be RS256 or ES256")
         }
+        var networks: [IPNetwork] = []
+        for text in request.allowedNetworks {
+            do {
+                networks.append(try IPNetwork(parsing: text))
+            } catch {
+                throw SignetError.invalid(field: "allowed_networks", reason: error.description)
+            }
+        }
+        guard networks.count <= 100 else { throw SignetError.invalid(field: "allowed_networks", reason: "may list at most 100 networks") }
         let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
         let client = try await store.create(
             Client(
@@ -121,7 +133,8 @@ public struct ClientRegistry: Sendable {
                 accessTokenLifetime: request.accessTokenLifetime, refreshTokenLifetime: request.refreshTokenLifetime,
                 redirectURIs: request.redirectURIs, postLogoutRedirectURIs: request.postLogoutRedirectURIs,
                 requirePKCE: request.requirePKCE ?? true, skipConsent: request.skipConsent,
-                idTokenAlgorithm: request.idTokenAlgorithm, requireMFA: request.requireMFA, createdAt: Date()),
+                idTokenAlgorithm: request.idTokenAlgorithm, requireMFA: request.requireMFA, allowedNetworks: Array(Set(networks))
+                    .sorted { $0.description < $1.description }, createdAt: Date()),
             secretHash: secret.map(hash))
         var event = actor ?? AuditEvent("client_created")
         event.type = "client_created"
@@ -145,6 +158,18 @@ public struct ClientRegistry: Sendable {
     ///
     /// A confidential client must present its secret the way it registered
     /// (`token_endpoint_auth_method`: Basic or body); a public client must not present one.
+    /// Authenticates the client and, when it names networks, admits it only from `address`:
+    /// otherwise `403 access_denied`, audited `client_network_refused` (with `origin`).
+    public func authenticate(_ credentials: ClientCredentials, from address: IPAddress?, origin: RequestOrigin) async throws -> Client {
+        let client = try await authenticate(credentials)
+        guard client.admits(address) else {
+            try await audit.record(origin.event(
+                "client_network_refused", clientID: client.clientID, detail: ["address": address?.description ?? "unknown"]))
+            throw SignetError(.accessDenied, "this client may not be used from this address", kind: .forbidden)
+        }
+        return client
+    }
+
     public func authenticate(_ credentials: ClientCredentials) async throws -> Client {
         guard let (client, storedHash) = try await find(credentials.clientID) else {
             throw SignetError.invalidClient

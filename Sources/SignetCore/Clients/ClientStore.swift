@@ -19,12 +19,12 @@ public struct ClientStore: Sendable {
                 INSERT INTO clients (client_id, client_name, secret_hash, token_endpoint_auth_method, grant_types, scopes,
                                      audience, access_token_lifetime_seconds, refresh_token_lifetime_seconds,
                                      redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent,
-                                     id_token_signed_response_alg, require_mfa)
+                                     id_token_signed_response_alg, require_mfa, allowed_networks)
                 VALUES (\(new.clientID), \(new.clientName), \(secretHash), \(new.authMethod.rawValue),
                         \(new.grantTypes.map(\.rawValue)), \(new.scopes), \(new.audience),
                         \(new.accessTokenLifetime), \(new.refreshTokenLifetime), \(new.redirectURIs),
                         \(new.postLogoutRedirectURIs), \(new.requirePKCE), \(new.skipConsent), \(new.idTokenAlgorithm.rawValue),
-                        \(new.requireMFA))
+                        \(new.requireMFA), \(new.allowedNetworks.map(\.description)))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw SignetError.clientNotFound }
@@ -72,7 +72,8 @@ public struct ClientStore: Sendable {
     private static let columns = """
         client_id, client_name, token_endpoint_auth_method, grant_types, scopes, audience,
         access_token_lifetime_seconds, refresh_token_lifetime_seconds, created_at, secret_hash,
-        redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent, id_token_signed_response_alg, require_mfa
+        redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent, id_token_signed_response_alg, require_mfa,
+        allowed_networks
         """
 
     private static func decode(_ rows: PostgresRowSequence) -> some AsyncSequence<(client: Client, secretHash: String?), any Error> {
@@ -89,7 +90,9 @@ public struct ClientStore: Sendable {
                 postLogoutRedirectURIs: try cells["post_logout_redirect_uris"].decode([String].self),
                 requirePKCE: try cells["require_pkce"].decode(Bool.self), skipConsent: try cells["skip_consent"].decode(Bool.self),
                 idTokenAlgorithm: SigningAlgorithm(rawValue: try cells["id_token_signed_response_alg"].decode(String.self)) ?? .rs256,
-                requireMFA: try cells["require_mfa"].decode(Bool.self), createdAt: try cells["created_at"].decode(Date.self))
+                requireMFA: try cells["require_mfa"].decode(Bool.self),
+                allowedNetworks: try cells["allowed_networks"].decode([String].self).compactMap { try? IPNetwork(parsing: $0) },
+                createdAt: try cells["created_at"].decode(Date.self))
             return (client, try cells["secret_hash"].decode(String?.self))
         }
     }

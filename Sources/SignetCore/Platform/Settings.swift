@@ -20,10 +20,13 @@ public struct Settings: Sendable, Equatable {
     public struct Listener: Sendable, Equatable {
         public var host: String
         public var port: Int
+        /// Client addresses the listener answers; empty: every address that reaches it.
+        public var allowedNetworks: [IPNetwork]
 
-        public init(host: String, port: Int) {
+        public init(host: String, port: Int, allowedNetworks: [IPNetwork] = []) {
             self.host = host
             self.port = port
+            self.allowedNetworks = allowedNetworks
         }
     }
 
@@ -167,7 +170,9 @@ public struct Settings: Sendable, Equatable {
         "database.schema": "public",
         "public.host": "0.0.0.0",
         "public.port": 8080,
+        "public.allowed_networks": "none",
         "admin.host": "127.0.0.1",
+        "admin.allowed_networks": "none",
         "admin.port": 8081,
         "admin.audience": "urn:signet:admin",
         "issuer": "http://localhost:8080",
@@ -235,8 +240,12 @@ public struct Settings: Sendable, Equatable {
                 return text
             }
         )
-        publicListener = Listener(host: try r.string("public.host"), port: try r.int("public.port", in: 0...65535))
-        adminListener = Listener(host: try r.string("admin.host"), port: try r.int("admin.port", in: 0...65535))
+        publicListener = Listener(
+            host: try r.string("public.host"), port: try r.int("public.port", in: 0...65535),
+            allowedNetworks: try r.networks("public.allowed_networks"))
+        adminListener = Listener(
+            host: try r.string("admin.host"), port: try r.int("admin.port", in: 0...65535),
+            allowedNetworks: try r.networks("admin.allowed_networks"))
         issuer = try r.value("issuer") { text in
             guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
                   url.host != nil, url.query == nil, url.fragment == nil
@@ -288,9 +297,7 @@ public struct Settings: Sendable, Equatable {
                 }
                 return text == "none" ? nil : text
             },
-            trustedProxies: try r.value("rate_limit.trusted_proxies") { text in
-                do { return try IPNetwork.list(text) } catch let error as IPNetwork.ParseError { throw SettingProblem(error.description) }
-            },
+            trustedProxies: try r.networks("rate_limit.trusted_proxies"),
             maximumTrackedAddresses: try r.int("rate_limit.max_tracked_addresses", in: 100...10_000_000))
         if rateLimits.trustedProxyHeader != nil && rateLimits.trustedProxies.isEmpty {
             throw SettingsError(
@@ -426,6 +433,13 @@ private struct SettingReader {
         try value(key) { text in
             guard !text.isEmpty else { throw SettingProblem("must not be empty") }
             return text
+        }
+    }
+
+    /// A comma-separated list of CIDRs, `none` or empty for none; each parsed strictly.
+    func networks(_ key: String) throws(SettingsError) -> [IPNetwork] {
+        try value(key) { text in
+            do { return try IPNetwork.list(text) } catch let error as IPNetwork.ParseError { throw SettingProblem(error.description) }
         }
     }
 

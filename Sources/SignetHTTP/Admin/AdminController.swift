@@ -209,6 +209,7 @@ struct AdminController: Sendable {
         var skip_consent: Bool?
         var id_token_signed_response_alg: String?
         var require_mfa: Bool?
+        var allowed_networks: [String]?
     }
 
     /// RFC 7591 client metadata; `client_secret` only in the response that created it.
@@ -229,9 +230,11 @@ struct AdminController: Sendable {
         var skip_consent: Bool
         var id_token_signed_response_alg: String
         var require_mfa: Bool
+        var allowed_networks: [String]
 
         init(_ client: Client, secret: String? = nil) {
             require_mfa = client.requireMFA
+            allowed_networks = client.allowedNetworks.map(\.description)
             redirect_uris = client.redirectURIs
             post_logout_redirect_uris = client.postLogoutRedirectURIs
             response_types = client.allows(.authorizationCode) ? ["code"] : []
@@ -256,7 +259,7 @@ struct AdminController: Sendable {
             allowed: [
                 "client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience", "redirect_uris",
                 "post_logout_redirect_uris", "response_types", "require_pkce", "skip_consent", "id_token_signed_response_alg",
-                "require_mfa",
+                "require_mfa", "allowed_networks",
             ], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
@@ -284,7 +287,8 @@ struct AdminController: Sendable {
             .init(clientID: input.client_id, clientName: input.client_name, authMethod: method, grantTypes: grants, scopes: scopes,
                   audience: input.audience, redirectURIs: input.redirect_uris ?? [],
                   postLogoutRedirectURIs: input.post_logout_redirect_uris ?? [], requirePKCE: input.require_pkce,
-                  skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm, requireMFA: input.require_mfa ?? false),
+                  skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm, requireMFA: input.require_mfa ?? false,
+                  allowedNetworks: input.allowed_networks ?? []),
             lifetimes: settings.lifetimes, actor: context.origin.event("client_created"))
         return try jsonResponse(ClientOut(client, secret: secret), status: .created, headers: [
             .location: "/admin/clients/\(client.clientID)", .cacheControl: "no-store",

@@ -32,7 +32,7 @@ struct TokenController: Sendable {
         guard let grant = GrantType(rawValue: grantType) else {
             throw SignetError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
         }
-        let client = try await services.clients.authenticate(credentials)
+        let client = try await services.clients.authenticate(credentials, from: context.clientAddress, origin: context.origin)
         let scope = parameters["scope"]
         let result: TokenResponse
         switch grant {

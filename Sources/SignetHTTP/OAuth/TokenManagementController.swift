@@ -17,7 +17,9 @@ struct TokenManagementController: Sendable {
     /// Always 200 for a well-formed, client-authenticated request, whatever the token was.
     @Sendable func revoke(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let parameters = try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit)
-        let client = try await services.clients.authenticate(try parameters.clientCredentials(authorization: request.headers[.authorization]))
+        let client = try await services.clients.authenticate(
+            try parameters.clientCredentials(authorization: request.headers[.authorization]), from: context.clientAddress,
+            origin: context.origin)
         let token = try parameters.required("token")
         // token_type_hint is advisory (RFC 7009 §2.1): both kinds are recognised by their form.
         try await services.revocations.revoke(token: token, client: client, origin: context.origin)
@@ -27,7 +29,9 @@ struct TokenManagementController: Sendable {
     /// Only confidential clients (resource servers) may introspect.
     @Sendable func introspect(_ request: Request, context: SignetRequestContext) async throws -> Response {
         let parameters = try await OAuthParameters.parse(request, context: context, limit: services.environment.settings.http.publicBodyLimit)
-        let client = try await services.clients.authenticate(try parameters.clientCredentials(authorization: request.headers[.authorization]))
+        let client = try await services.clients.authenticate(
+            try parameters.clientCredentials(authorization: request.headers[.authorization]), from: context.clientAddress,
+            origin: context.origin)
         guard client.isConfidential else {
             throw SignetError(.invalidClient, "introspection needs a confidential client")
         }
