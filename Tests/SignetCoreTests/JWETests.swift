@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SignetCore
+import SignetTestSupport
 import Testing
 import _CryptoExtras
 
@@ -70,7 +71,7 @@ struct JWETests {
         let recipient = try _RSA.Encryption.PrivateKey(keySize: .bits2048)
         let der = recipient.publicKey.pkcs1DERRepresentation
         // PKCS#1 RSAPublicKey: SEQUENCE { INTEGER n, INTEGER e }; read n and e back out for the JWK.
-        let (n, e) = try #require(Self.modulusAndExponent(Array(der)))
+        let (n, e) = try #require(rsaModulusAndExponent(der: Array(der)))
         let key = try EncryptionKey(jwk: ["kty": "RSA", "n": Data(n).base64URLEncodedString(), "e": Data(e).base64URLEncodedString()])
         let token = try JWE.encrypt(Array("payload".utf8), to: key, algorithm: .rsaOAEP256, contentType: "JWT")
         #expect(try JWE.decrypt(token, with: .rsa(recipient)).plaintext == Array("payload".utf8))
@@ -91,30 +92,5 @@ struct JWETests {
         #expect(throws: EncryptionKey.Problem.self) { try EncryptionKey.select(from: ["keys": [ec]], for: .rsaOAEP256) }
         #expect(throws: EncryptionKey.Problem.self) { try EncryptionKey.select(from: ["keys": [ec.merging(["alg": "RSA-OAEP-256"]) { $1 }]], for: .ecdhESA256KW) }
         #expect(try EncryptionKey.select(from: ["keys": [ec.merging(["use": "sig"]) { $1 }, ec]], for: .ecdhESA256KW).serves(.ecdhESA256KW))
-    }
-
-    /// n and e of a DER RSAPublicKey (lengths in short or long form).
-    static func modulusAndExponent(_ der: [UInt8]) -> ([UInt8], [UInt8])? {
-        var index = 0
-        func length() -> Int? {
-            guard index < der.count else { return nil }
-            let first = Int(der[index]); index += 1
-            if first < 0x80 { return first }
-            var value = 0
-            for _ in 0..<(first & 0x7F) { value = value << 8 | Int(der[index]); index += 1 }
-            return value
-        }
-        func integer() -> [UInt8]? {
-            guard index < der.count, der[index] == 0x02 else { return nil }
-            index += 1
-            guard let count = length() else { return nil }
-            defer { index += count }
-            return Array(der[index..<index + count].drop { $0 == 0 })
-        }
-        guard der.first == 0x30 else { return nil }
-        index = 1
-        _ = length()
-        guard let n = integer(), let e = integer() else { return nil }
-        return (n, e)
     }
 }

@@ -241,3 +241,33 @@ final class RecoveryCodeWallet: Sendable {
 
     func take() -> String? { codes.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
 }
+
+/// n and e of a DER-encoded PKCS#1 RSAPublicKey (`SEQUENCE { INTEGER n, INTEGER e }`), for
+/// writing a test key as a JWK.
+public func rsaModulusAndExponent(der: [UInt8]) -> ([UInt8], [UInt8])? {
+    var index = 0
+    func length() -> Int? {
+        guard index < der.count else { return nil }
+        let first = Int(der[index])
+        index += 1
+        if first < 0x80 { return first }
+        var value = 0
+        for _ in 0..<(first & 0x7F) where index < der.count {
+            value = value << 8 | Int(der[index])
+            index += 1
+        }
+        return value
+    }
+    func integer() -> [UInt8]? {
+        guard index < der.count, der[index] == 0x02 else { return nil }
+        index += 1
+        guard let count = length(), index + count <= der.count else { return nil }
+        defer { index += count }
+        return Array(der[index..<index + count].drop { $0 == 0 })
+    }
+    guard der.first == 0x30 else { return nil }
+    index = 1
+    _ = length()
+    guard let n = integer(), let e = integer() else { return nil }
+    return (n, e)
+}

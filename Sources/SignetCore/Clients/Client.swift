@@ -34,13 +34,19 @@ public struct Client: Sendable, Equatable {
     public var requireMFA: Bool
     /// Where it may use the token, introspection and revocation endpoints from; empty: anywhere.
     public var allowedNetworks: [IPNetwork]
+    /// Its public keys (a JWK Set, JSON text), for encrypting tokens to it.
+    public var jwks: String?
+    /// Encryption of its ID tokens and of its access tokens (nil: signed only).
+    public var idTokenEncryption: TokenEncryption?
+    public var accessTokenEncryption: TokenEncryption?
     public var createdAt: Date
 
     public init(
         clientID: String, clientName: String?, authMethod: ClientAuthMethod, grantTypes: [GrantType], scopes: [String],
         audience: String?, accessTokenLifetime: Int?, refreshTokenLifetime: Int?, redirectURIs: [String] = [],
         postLogoutRedirectURIs: [String] = [], requirePKCE: Bool = true, skipConsent: Bool = false,
-        idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [IPNetwork] = [], createdAt: Date
+        idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [IPNetwork] = [], jwks: String? = nil,
+        idTokenEncryption: TokenEncryption? = nil, accessTokenEncryption: TokenEncryption? = nil, createdAt: Date
     ) {
         self.clientID = clientID
         self.clientName = clientName
@@ -57,6 +63,9 @@ public struct Client: Sendable, Equatable {
         self.idTokenAlgorithm = idTokenAlgorithm
         self.requireMFA = requireMFA
         self.allowedNetworks = allowedNetworks
+        self.jwks = jwks
+        self.idTokenEncryption = idTokenEncryption
+        self.accessTokenEncryption = accessTokenEncryption
         self.createdAt = createdAt
     }
 

@@ -44,14 +44,28 @@ public struct ClientRegistry: Sendable {
         public var requireMFA: Bool
         /// CIDR texts, parsed strictly at registration.
         public var allowedNetworks: [String]
+        /// The client's public keys as JSON text (a JWK Set), and the encryption of its tokens as
+        /// registered (`*_encrypted_response_alg` / `_enc`), checked at registration.
+        public var jwks: String?
+        public var idTokenEncryptedResponseAlg: String?
+        public var idTokenEncryptedResponseEnc: String?
+        public var accessTokenEncryptedResponseAlg: String?
+        public var accessTokenEncryptedResponseEnc: String?
 
         public init(
             clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
             grantTypes: [GrantType], scopes: [String] = ["openid", "profile"], audience: String? = nil,
             accessTokenLifetime: Int? = nil, refreshTokenLifetime: Int? = nil, redirectURIs: [String] = [],
             postLogoutRedirectURIs: [String] = [], requirePKCE: Bool? = nil, skipConsent: Bool = false,
-            idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [String] = []
+            idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [String] = [],
+            jwks: String? = nil, idTokenEncryptedResponseAlg: String? = nil, idTokenEncryptedResponseEnc: String? = nil,
+            accessTokenEncryptedResponseAlg: String? = nil, accessTokenEncryptedResponseEnc: String? = nil
         ) {
+            self.jwks = jwks
+            self.idTokenEncryptedResponseAlg = idTokenEncryptedResponseAlg
+            self.idTokenEncryptedResponseEnc = idTokenEncryptedResponseEnc
+            self.accessTokenEncryptedResponseAlg = accessTokenEncryptedResponseAlg
+            self.accessTokenEncryptedResponseEnc = accessTokenEncryptedResponseEnc
             self.requireMFA = requireMFA
             self.allowedNetworks = allowedNetworks
             self.redirectURIs = redirectURIs
@@ -124,6 +138,7 @@ public struct ClientRegistry: Sendable {
             }
         }
         guard networks.count <= 100 else { throw SignetError.invalid(field: "allowed_networks", reason: "may list at most 100 networks") }
+        let (idTokenEncryption, accessTokenEncryption) = try Self.encryption(of: request)
         let secret = request.authMethod == .none ? nil : Self.randomToken(bytes: 32)
         let client = try await store.create(
             Client(
@@ -134,7 +149,8 @@ public struct ClientRegistry: Sendable {
                 redirectURIs: request.redirectURIs, postLogoutRedirectURIs: request.postLogoutRedirectURIs,
                 requirePKCE: request.requirePKCE ?? true, skipConsent: request.skipConsent,
                 idTokenAlgorithm: request.idTokenAlgorithm, requireMFA: request.requireMFA, allowedNetworks: Array(Set(networks))
-                    .sorted { $0.description < $1.description }, createdAt: Date()),
+                    .sorted { $0.description < $1.description }, jwks: request.jwks, idTokenEncryption: idTokenEncryption,
+                accessTokenEncryption: accessTokenEncryption, createdAt: Date()),
             secretHash: secret.map(hash))
         var event = actor ?? AuditEvent("client_created")
         event.type = "client_created"
@@ -158,6 +174,34 @@ public struct ClientRegistry: Sendable {
     ///
     /// A confidential client must present its secret the way it registered
     /// (`token_endpoint_auth_method`: Basic or body); a public client must not present one.
+    /// The encryption settings of a registration, checked against its `jwks`: each needs a public
+    /// key with `use: enc` (or no `use`) for its algorithm; private keys are refused outright.
+    static func encryption(of request: Registration) throws(SignetError) -> (idToken: TokenEncryption?, accessToken: TokenEncryption?) {
+        let idToken = try TokenEncryption.parse(
+            alg: request.idTokenEncryptedResponseAlg, enc: request.idTokenEncryptedResponseEnc, members: "id_token_encrypted_response")
+        let accessToken = try TokenEncryption.parse(
+            alg: request.accessTokenEncryptedResponseAlg, enc: request.accessTokenEncryptedResponseEnc,
+            members: "access_token_encrypted_response")
+        guard let text = request.jwks else {
+            if idToken != nil || accessToken != nil { throw SignetError.invalidClientMetadata("token encryption needs the client's jwks") }
+            return (nil, nil)
+        }
+        guard text.utf8.count <= 16_384, let set = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let keys = set["keys"] as? [[String: Any]], !keys.isEmpty, keys.count <= 20
+        else { throw SignetError.invalidClientMetadata("jwks must be a JWK Set ({\"keys\":[…]}) of 1-20 keys, at most 16 KiB") }
+        for key in keys where ["d", "p", "q", "dp", "dq", "qi", "k"].contains(where: { key[$0] != nil }) {
+            throw SignetError.invalidClientMetadata("jwks must hold public keys only")
+        }
+        for setting in [idToken, accessToken].compactMap({ $0 }) {
+            do {
+                _ = try EncryptionKey.select(from: set, for: setting.algorithm)
+            } catch {
+                throw SignetError.invalidClientMetadata(error.description)
+            }
+        }
+        return (idToken, accessToken)
+    }
+
     /// Authenticates the client and, when it names networks, admits it only from `address`:
     /// otherwise `403 access_denied`, audited `client_network_refused` (with `origin`).
     public func authenticate(_ credentials: ClientCredentials, from address: IPAddress?, origin: RequestOrigin) async throws -> Client {

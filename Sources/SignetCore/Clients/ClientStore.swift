@@ -19,12 +19,16 @@ public struct ClientStore: Sendable {
                 INSERT INTO clients (client_id, client_name, secret_hash, token_endpoint_auth_method, grant_types, scopes,
                                      audience, access_token_lifetime_seconds, refresh_token_lifetime_seconds,
                                      redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent,
-                                     id_token_signed_response_alg, require_mfa, allowed_networks)
+                                     id_token_signed_response_alg, require_mfa, allowed_networks, jwks,
+                                     id_token_encrypted_response_alg, id_token_encrypted_response_enc,
+                                     access_token_encrypted_response_alg, access_token_encrypted_response_enc)
                 VALUES (\(new.clientID), \(new.clientName), \(secretHash), \(new.authMethod.rawValue),
                         \(new.grantTypes.map(\.rawValue)), \(new.scopes), \(new.audience),
                         \(new.accessTokenLifetime), \(new.refreshTokenLifetime), \(new.redirectURIs),
                         \(new.postLogoutRedirectURIs), \(new.requirePKCE), \(new.skipConsent), \(new.idTokenAlgorithm.rawValue),
-                        \(new.requireMFA), \(new.allowedNetworks.map(\.description)))
+                        \(new.requireMFA), \(new.allowedNetworks.map(\.description)), \(new.jwks)::jsonb,
+                        \(new.idTokenEncryption?.algorithm.rawValue), \(new.idTokenEncryption?.encryption.rawValue),
+                        \(new.accessTokenEncryption?.algorithm.rawValue), \(new.accessTokenEncryption?.encryption.rawValue))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw SignetError.clientNotFound }
@@ -73,8 +77,15 @@ public struct ClientStore: Sendable {
         client_id, client_name, token_endpoint_auth_method, grant_types, scopes, audience,
         access_token_lifetime_seconds, refresh_token_lifetime_seconds, created_at, secret_hash,
         redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent, id_token_signed_response_alg, require_mfa,
-        allowed_networks
+        allowed_networks, jwks::text, id_token_encrypted_response_alg, id_token_encrypted_response_enc,
+        access_token_encrypted_response_alg, access_token_encrypted_response_enc
         """
+
+    private static func encryption(_ alg: String?, _ enc: String?) -> TokenEncryption? {
+        guard let algorithm = alg.flatMap(JWE.KeyAlgorithm.init(rawValue:)), let encryption = enc.flatMap(JWE.ContentEncryption.init(rawValue:))
+        else { return nil }
+        return TokenEncryption(algorithm: algorithm, encryption: encryption)
+    }
 
     private static func decode(_ rows: PostgresRowSequence) -> some AsyncSequence<(client: Client, secretHash: String?), any Error> {
         rows.map { row in
@@ -92,6 +103,12 @@ public struct ClientStore: Sendable {
                 idTokenAlgorithm: SigningAlgorithm(rawValue: try cells["id_token_signed_response_alg"].decode(String.self)) ?? .rs256,
                 requireMFA: try cells["require_mfa"].decode(Bool.self),
                 allowedNetworks: try cells["allowed_networks"].decode([String].self).compactMap { try? IPNetwork(parsing: $0) },
+                jwks: try cells["jwks"].decode(String?.self),
+                idTokenEncryption: Self.encryption(
+                    try cells["id_token_encrypted_response_alg"].decode(String?.self), try cells["id_token_encrypted_response_enc"].decode(String?.self)),
+                accessTokenEncryption: Self.encryption(
+                    try cells["access_token_encrypted_response_alg"].decode(String?.self),
+                    try cells["access_token_encrypted_response_enc"].decode(String?.self)),
                 createdAt: try cells["created_at"].decode(Date.self))
             return (client, try cells["secret_hash"].decode(String?.self))
         }

@@ -80,6 +80,11 @@ public struct SignetError: Error, Equatable, CustomStringConvertible {
         SignetError(.notFound, "no such \(what)")
     }
 
+    /// Client metadata that Signet cannot honour (RFC 7591 §3.2.2).
+    public static func invalidClientMetadata(_ message: String) -> SignetError {
+        SignetError(.invalidClientMetadata, message, kind: .invalidInput)
+    }
+
     public static func conflict(_ message: String) -> SignetError {
         SignetError(.conflict, message)
     }

@@ -24,8 +24,9 @@ public struct TokenIssuer: Sendable {
         ClientRegistry.randomToken(bytes: 16)
     }
 
-    /// A signed access token and its lifetime in seconds. `jti` and `issuedAt` may be fixed by the
-    /// caller (the code exchange records both before signing).
+    /// A signed access token and its lifetime in seconds — encrypted to the client's key when it
+    /// registered `access_token_encrypted_response_alg` (a nested JWT: signed, then encrypted).
+    /// `jti` and `issuedAt` may be fixed by the caller (the code exchange records both before signing).
     public func issue(
         subject: String, subjectType: AccessTokenClaims.SubjectType, client: Client, scope: String, sessionID: UUID?,
         roles: [String], authTime: Date?, amr: [String]? = nil, acr: String? = nil, jti: String = TokenIssuer.newJTI(),
@@ -42,11 +43,12 @@ public struct TokenIssuer: Sendable {
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)
-        return (token, lifetime)
+        return (try client.accessTokenEncryption?.encrypt(token, jwks: client.jwks) ?? token, lifetime)
     }
 
     /// A signed ID token for `client` (its registered algorithm, RS256 by default), living as long
-    /// as the access token it comes with. Email and username only with their scopes.
+    /// as the access token it comes with, and encrypted to the client's key when it registered
+    /// `id_token_encrypted_response_alg`. Email and username only with their scopes.
     public func idToken(
         user: User, client: Client, scopes: Set<String>, nonce: String?, accessToken: String, sessionID: UUID,
         authTime: Date, amr: [String], acr: String, issuedAt: Date = Date()
@@ -67,6 +69,7 @@ public struct TokenIssuer: Sendable {
             preferred_username: scopes.contains("profile") ? user.username : nil)
         var header = JWTHeader()
         header.typ = "JWT"
-        return try await keySet.collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
+        let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
+        return try client.idTokenEncryption?.encrypt(token, jwks: client.jwks) ?? token
     }
 }

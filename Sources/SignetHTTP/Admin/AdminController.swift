@@ -210,6 +210,11 @@ struct AdminController: Sendable {
         var id_token_signed_response_alg: String?
         var require_mfa: Bool?
         var allowed_networks: [String]?
+        var jwks: JSONValue?
+        var id_token_encrypted_response_alg: String?
+        var id_token_encrypted_response_enc: String?
+        var access_token_encrypted_response_alg: String?
+        var access_token_encrypted_response_enc: String?
     }
 
     /// RFC 7591 client metadata; `client_secret` only in the response that created it.
@@ -231,8 +236,18 @@ struct AdminController: Sendable {
         var id_token_signed_response_alg: String
         var require_mfa: Bool
         var allowed_networks: [String]
+        var jwks: JSONValue?
+        var id_token_encrypted_response_alg: String?
+        var id_token_encrypted_response_enc: String?
+        var access_token_encrypted_response_alg: String?
+        var access_token_encrypted_response_enc: String?
 
         init(_ client: Client, secret: String? = nil) {
+            jwks = client.jwks.flatMap(JSONValue.init(text:))
+            id_token_encrypted_response_alg = client.idTokenEncryption?.algorithm.rawValue
+            id_token_encrypted_response_enc = client.idTokenEncryption?.encryption.rawValue
+            access_token_encrypted_response_alg = client.accessTokenEncryption?.algorithm.rawValue
+            access_token_encrypted_response_enc = client.accessTokenEncryption?.encryption.rawValue
             require_mfa = client.requireMFA
             allowed_networks = client.allowedNetworks.map(\.description)
             redirect_uris = client.redirectURIs
@@ -259,7 +274,8 @@ struct AdminController: Sendable {
             allowed: [
                 "client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience", "redirect_uris",
                 "post_logout_redirect_uris", "response_types", "require_pkce", "skip_consent", "id_token_signed_response_alg",
-                "require_mfa", "allowed_networks",
+                "require_mfa", "allowed_networks", "jwks", "id_token_encrypted_response_alg", "id_token_encrypted_response_enc",
+                "access_token_encrypted_response_alg", "access_token_encrypted_response_enc",
             ], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
@@ -288,7 +304,11 @@ struct AdminController: Sendable {
                   audience: input.audience, redirectURIs: input.redirect_uris ?? [],
                   postLogoutRedirectURIs: input.post_logout_redirect_uris ?? [], requirePKCE: input.require_pkce,
                   skipConsent: input.skip_consent ?? false, idTokenAlgorithm: idTokenAlgorithm, requireMFA: input.require_mfa ?? false,
-                  allowedNetworks: input.allowed_networks ?? []),
+                  allowedNetworks: input.allowed_networks ?? [], jwks: input.jwks.map(\.text),
+                  idTokenEncryptedResponseAlg: input.id_token_encrypted_response_alg,
+                  idTokenEncryptedResponseEnc: input.id_token_encrypted_response_enc,
+                  accessTokenEncryptedResponseAlg: input.access_token_encrypted_response_alg,
+                  accessTokenEncryptedResponseEnc: input.access_token_encrypted_response_enc),
             lifetimes: settings.lifetimes, actor: context.origin.event("client_created"))
         return try jsonResponse(ClientOut(client, secret: secret), status: .created, headers: [
             .location: "/admin/clients/\(client.clientID)", .cacheControl: "no-store",

@@ -30,6 +30,9 @@ struct DiscoveryDocument: Encodable {
     var subject_types_supported = ["public"]
     /// `1`: one factor (password); `2`: two (password and TOTP or a recovery code). `acr_values=2` demands two.
     var acr_values_supported = ["1", "2"]
+    /// ID tokens encrypted to the client's registered key (nested JWT), on request at registration.
+    var id_token_encryption_alg_values_supported = JWE.KeyAlgorithm.allCases.map(\.rawValue)
+    var id_token_encryption_enc_values_supported = JWE.ContentEncryption.allCases.map(\.rawValue)
     var claims_supported = [
         "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time", "nonce", "at_hash",
         "amr", "acr", "azp", "email", "email_verified", "preferred_username",
