@@ -150,23 +150,25 @@ struct UserAccountTests {
     @Test func repeatedFailuresLockTheSourceWithGrowingBackOffUntilASuccess() async throws {
         try await TestDatabase.withDatabase { db in
             let users = try Self.accounts(db)
+            // A back-off of a minute, so that a slow machine cannot let the first lock expire before it is tested.
+            let lockout = Settings.Lockout(threshold: 5, accountThreshold: 20, baseSeconds: 60, maximumSeconds: 900)
             let user = try await users.create(.init(username: "mallory", password: "the right password"))
-            for _ in 0..<4 { #expect(try await users.login("mallory", "a wrong password") == .rejected(.wrongPassword)) }
-            #expect(try await users.login("mallory", "the right password") == .authenticated(user), "below the threshold")
+            for _ in 0..<4 { #expect(try await users.login("mallory", "a wrong password", lockout: lockout) == .rejected(.wrongPassword)) }
+            #expect(try await users.login("mallory", "the right password", lockout: lockout) == .authenticated(user), "below the threshold")
             let reset: [Int] = try await db.column("SELECT count(*)::int FROM login_failures")
             #expect(reset == [0], "a success clears the source's count")
 
-            for _ in 0..<5 { _ = try await users.login("mallory", "a wrong password") }
-            #expect(try await users.login("mallory", "the right password") == .rejected(.locked))
+            for _ in 0..<5 { _ = try await users.login("mallory", "a wrong password", lockout: lockout) }
+            #expect(try await users.login("mallory", "the right password", lockout: lockout) == .rejected(.locked))
             let firstLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - updated_at)::float8 FROM login_failures")
-            #expect(firstLock == [1])
+            #expect(firstLock == [60])
             try await db.client.query("UPDATE login_failures SET locked_until = now() - interval '1 second'", logger: db.logger)
-            _ = try await users.login("mallory", "a wrong password")
+            _ = try await users.login("mallory", "a wrong password", lockout: lockout)
             let secondLock: [Double] = try await db.column("SELECT extract(epoch FROM locked_until - updated_at)::float8 FROM login_failures")
-            #expect(secondLock == [2], "each further failure doubles the back-off")
+            #expect(secondLock == [120], "each further failure doubles the back-off")
 
             try await db.client.query("UPDATE login_failures SET locked_until = now() - interval '1 second'", logger: db.logger)
-            #expect(try await users.login("mallory", "the right password") == .authenticated(user), "the lock expires")
+            #expect(try await users.login("mallory", "the right password", lockout: lockout) == .authenticated(user), "the lock expires")
             let counts: [Int] = try await db.column("SELECT failed_login_count FROM users")
             #expect(counts == [0])
             let reasons: [String] = try await db.column(
