@@ -23,7 +23,7 @@ source scripts/lib.sh
 
 suite_begin interop
 
-use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest" "pyotp"
+use_python "PyJWT[crypto]>=2.8" "authlib>=1.3" "requests" "pytest" "pyotp" "joserfc>=1.0"
 
 # --- Database schema and settings ----------------------------------------------
 create_test_schema interop

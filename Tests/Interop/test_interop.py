@@ -879,3 +879,88 @@ def test_the_admin_listener_wants_a_second_factor_from_admins(token_endpoint, jw
     _, plain = password_login(token_endpoint)
     plain_claims = verify_access_token(plain["access_token"], jwks_uri)
     assert plain_claims["amr"] == ["pwd"] and plain_claims["acr"] == "1", plain_claims
+
+
+# --- Encrypted tokens (JWE) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def admin_session(token_endpoint):
+    session, _ = admin_login(token_endpoint)
+    return session
+
+
+def register_encrypting_client(admin_session, key, **members):
+    """A client_credentials client whose tokens are encrypted to `key` (a joserfc key)."""
+    body = {
+        "client_id": f"jwe-{secrets.token_hex(4)}",
+        "grant_types": ["client_credentials"],
+        "scope": "api",
+        "audience": AUDIENCE,
+        "jwks": {"keys": [key.as_dict(private=False)]},
+        **members,
+    }
+    response = admin_session.post(f"{ADMIN_URL}/admin/clients", json=body, timeout=TIMEOUT)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    "algorithm", ["ECDH-ES+A256KW", "RSA-OAEP-256"]
+)
+def test_an_encrypted_access_token_decrypts_with_joserfc_and_verifies_with_pyjwt(
+    admin_session, token_endpoint, jwks_uri, algorithm
+):
+    from joserfc import jwe
+    from joserfc.jwk import ECKey, RSAKey
+
+    parameters = {"use": "enc", "kid": f"rs-{algorithm.lower()}"}
+    key = (
+        ECKey.generate_key("P-256", parameters=parameters)
+        if algorithm.startswith("ECDH")
+        else RSAKey.generate_key(2048, parameters=parameters)
+    )
+    client = register_encrypting_client(
+        admin_session, key, access_token_encrypted_response_alg=algorithm
+    )
+    assert client["access_token_encrypted_response_enc"] == "A256GCM"
+    response = requests.post(
+        token_endpoint,
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    assert token.count(".") == 4, "a compact JWE"
+    decrypted = jwe.decrypt_compact(token, key, algorithms=[algorithm, "A256GCM"])
+    header = decrypted.protected
+    assert header["alg"] == algorithm and header["enc"] == "A256GCM", header
+    assert header["cty"] == "JWT" and header["kid"] == parameters["kid"], header
+    claims = verify_access_token(decrypted.plaintext.decode(), jwks_uri)
+    assert claims["client_id"] == client["client_id"] and claims["scope"] == "api", claims
+    # Another key cannot open it.
+    other = ECKey.generate_key("P-256") if algorithm.startswith("ECDH") else RSAKey.generate_key(2048)
+    with pytest.raises(Exception):
+        jwe.decrypt_compact(token, other, algorithms=[algorithm, "A256GCM"])
+
+
+def test_discovery_lists_the_id_token_encryption_values(metadata):
+    assert set(metadata["id_token_encryption_alg_values_supported"]) == {"ECDH-ES+A256KW", "RSA-OAEP-256"}
+    assert metadata["id_token_encryption_enc_values_supported"] == ["A256GCM"]
+
+
+def test_unsupported_encryption_is_invalid_client_metadata(admin_session):
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", parameters={"use": "enc"})
+    response = admin_session.post(
+        f"{ADMIN_URL}/admin/clients",
+        json={
+            "grant_types": ["client_credentials"],
+            "jwks": {"keys": [key.as_dict(private=False)]},
+            "access_token_encrypted_response_alg": "RSA1_5",
+        },
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata", response.text
