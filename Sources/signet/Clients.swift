@@ -27,6 +27,8 @@ struct Clients: AsyncParsableCommand {
         var postLogoutRedirectURIs: [String] = []
         @Flag(help: "A first-party application: its users are not asked to consent.") var skipConsent = false
         @Flag(help: "Its users must sign in with a second factor (TOTP).") var requireMfa = false
+        @Flag(help: "Every token request must carry a DPoP proof (RFC 9449); its access tokens are bound to the proof's key.")
+        var dpopBound = false
         @Option(name: .customLong("allow-network"), help: "A CIDR it may use the token endpoint from (repeatable; default: anywhere).")
         var allowedNetworks: [String] = []
         @Flag(help: "Do not require PKCE of a confidential client (public clients always need it).") var noRequirePkce = false
@@ -51,7 +53,7 @@ struct Clients: AsyncParsableCommand {
                 scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience, redirectURIs: redirectURIs,
                 postLogoutRedirectURIs: postLogoutRedirectURIs, requirePKCE: noRequirePkce ? false : nil, skipConsent: skipConsent,
                 idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256, requireMFA: requireMfa,
-                allowedNetworks: allowedNetworks)
+                allowedNetworks: allowedNetworks, dpopBoundAccessTokens: dpopBound)
             let (client, secret) = try await TokenServices.withStarted(options) { services in
                 try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
             }
@@ -69,6 +71,7 @@ struct Clients: AsyncParsableCommand {
                 print("skip_consent: \(client.skipConsent)")
             }
             if client.requireMFA { print("require_mfa: true") }
+            if client.dpopBoundAccessTokens { print("dpop_bound_access_tokens: true") }
             if !client.allowedNetworks.isEmpty {
                 print("allowed_networks: \(client.allowedNetworks.map(\.description).joined(separator: " "))")
             }

@@ -59,10 +59,10 @@ public struct LoginAttemptStore: Sendable {
                 DELETE FROM login_failures WHERE user_id IN (SELECT id FROM verified) AND source = \(attempt.source)
             ), created AS (
                 INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at, user_generation,
-                                      amr, acr)
+                                      amr, acr, dpop_jkt)
                 SELECT \(session.first?.id), v.id, \(session.first?.clientID), \(session.first?.scope), \(session.first?.authTime),
                        now(), now(), now() + make_interval(secs => \(session.first?.absoluteLifetime ?? 0)), v.token_generation,
-                       \(session.first?.amr ?? []), \(session.first?.acr ?? "1")
+                       \(session.first?.amr ?? []), \(session.first?.acr ?? "1"), \(session.first?.dpopJKT)
                 FROM verified v WHERE \(!session.isEmpty)
                 RETURNING id
             ), browser AS (

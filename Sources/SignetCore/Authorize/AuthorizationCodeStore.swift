@@ -118,8 +118,11 @@ public struct AuthorizationCodeStore: Sendable {
         public var familyLifetime: Int
         public var accessTokenJTI: String
         public var accessTokenExpiresAt: Date
+        /// The DPoP key the family's refresh tokens are bound to (a public client that sent a proof).
+        public var dpopJKT: String?
 
-        public init(familyID: UUID?, familyLifetime: Int, accessTokenJTI: String, accessTokenExpiresAt: Date) {
+        public init(familyID: UUID?, familyLifetime: Int, accessTokenJTI: String, accessTokenExpiresAt: Date, dpopJKT: String? = nil) {
+            self.dpopJKT = dpopJKT
             self.familyID = familyID
             self.familyLifetime = familyLifetime
             self.accessTokenJTI = accessTokenJTI
@@ -153,9 +156,10 @@ public struct AuthorizationCodeStore: Sendable {
                           u.id AS user_id, u.username, u.email, u.roles, u.disabled, u.created_at
             ), family AS (
                 INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at,
-                                      user_generation, browser_session_id, amr, acr)
+                                      user_generation, browser_session_id, amr, acr, dpop_jkt)
                 SELECT \(issued.familyID), user_id, \(clientID), scope, auth_time, now(), now(),
-                       now() + make_interval(secs => \(issued.familyLifetime)::int), token_generation, browser_session_id, amr, acr
+                       now() + make_interval(secs => \(issued.familyLifetime)::int), token_generation, browser_session_id, amr, acr,
+                       \(issued.dpopJKT)
                 FROM used WHERE \(issued.familyID)::uuid IS NOT NULL
             )
             SELECT * FROM used

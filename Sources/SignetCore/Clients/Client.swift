@@ -39,6 +39,8 @@ public struct Client: Sendable, Equatable {
     /// Encryption of its ID tokens and of its access tokens (nil: signed only).
     public var idTokenEncryption: TokenEncryption?
     public var accessTokenEncryption: TokenEncryption?
+    /// Every token request must carry a DPoP proof; its access tokens are always bound.
+    public var dpopBoundAccessTokens: Bool
     public var createdAt: Date
 
     public init(
@@ -46,7 +48,8 @@ public struct Client: Sendable, Equatable {
         audience: String?, accessTokenLifetime: Int?, refreshTokenLifetime: Int?, redirectURIs: [String] = [],
         postLogoutRedirectURIs: [String] = [], requirePKCE: Bool = true, skipConsent: Bool = false,
         idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [IPNetwork] = [], jwks: String? = nil,
-        idTokenEncryption: TokenEncryption? = nil, accessTokenEncryption: TokenEncryption? = nil, createdAt: Date
+        idTokenEncryption: TokenEncryption? = nil, accessTokenEncryption: TokenEncryption? = nil, dpopBoundAccessTokens: Bool = false,
+        createdAt: Date
     ) {
         self.clientID = clientID
         self.clientName = clientName
@@ -66,6 +69,7 @@ public struct Client: Sendable, Equatable {
         self.jwks = jwks
         self.idTokenEncryption = idTokenEncryption
         self.accessTokenEncryption = accessTokenEncryption
+        self.dpopBoundAccessTokens = dpopBoundAccessTokens
         self.createdAt = createdAt
     }
 

@@ -51,6 +51,7 @@ public struct ClientRegistry: Sendable {
         public var idTokenEncryptedResponseEnc: String?
         public var accessTokenEncryptedResponseAlg: String?
         public var accessTokenEncryptedResponseEnc: String?
+        public var dpopBoundAccessTokens: Bool
 
         public init(
             clientID: String? = nil, clientName: String? = nil, authMethod: ClientAuthMethod = .clientSecretBasic,
@@ -59,8 +60,10 @@ public struct ClientRegistry: Sendable {
             postLogoutRedirectURIs: [String] = [], requirePKCE: Bool? = nil, skipConsent: Bool = false,
             idTokenAlgorithm: SigningAlgorithm = .rs256, requireMFA: Bool = false, allowedNetworks: [String] = [],
             jwks: String? = nil, idTokenEncryptedResponseAlg: String? = nil, idTokenEncryptedResponseEnc: String? = nil,
-            accessTokenEncryptedResponseAlg: String? = nil, accessTokenEncryptedResponseEnc: String? = nil
+            accessTokenEncryptedResponseAlg: String? = nil, accessTokenEncryptedResponseEnc: String? = nil,
+            dpopBoundAccessTokens: Bool = false
         ) {
+            self.dpopBoundAccessTokens = dpopBoundAccessTokens
             self.jwks = jwks
             self.idTokenEncryptedResponseAlg = idTokenEncryptedResponseAlg
             self.idTokenEncryptedResponseEnc = idTokenEncryptedResponseEnc
@@ -150,7 +153,7 @@ public struct ClientRegistry: Sendable {
                 requirePKCE: request.requirePKCE ?? true, skipConsent: request.skipConsent,
                 idTokenAlgorithm: request.idTokenAlgorithm, requireMFA: request.requireMFA, allowedNetworks: Array(Set(networks))
                     .sorted { $0.description < $1.description }, jwks: request.jwks, idTokenEncryption: idTokenEncryption,
-                accessTokenEncryption: accessTokenEncryption, createdAt: Date()),
+                accessTokenEncryption: accessTokenEncryption, dpopBoundAccessTokens: request.dpopBoundAccessTokens, createdAt: Date()),
             secretHash: secret.map(hash))
         var event = actor ?? AuditEvent("client_created")
         event.type = "client_created"

@@ -21,14 +21,16 @@ public struct ClientStore: Sendable {
                                      redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent,
                                      id_token_signed_response_alg, require_mfa, allowed_networks, jwks,
                                      id_token_encrypted_response_alg, id_token_encrypted_response_enc,
-                                     access_token_encrypted_response_alg, access_token_encrypted_response_enc)
+                                     access_token_encrypted_response_alg, access_token_encrypted_response_enc,
+                                     dpop_bound_access_tokens)
                 VALUES (\(new.clientID), \(new.clientName), \(secretHash), \(new.authMethod.rawValue),
                         \(new.grantTypes.map(\.rawValue)), \(new.scopes), \(new.audience),
                         \(new.accessTokenLifetime), \(new.refreshTokenLifetime), \(new.redirectURIs),
                         \(new.postLogoutRedirectURIs), \(new.requirePKCE), \(new.skipConsent), \(new.idTokenAlgorithm.rawValue),
                         \(new.requireMFA), \(new.allowedNetworks.map(\.description)), \(new.jwks)::jsonb,
                         \(new.idTokenEncryption?.algorithm.rawValue), \(new.idTokenEncryption?.encryption.rawValue),
-                        \(new.accessTokenEncryption?.algorithm.rawValue), \(new.accessTokenEncryption?.encryption.rawValue))
+                        \(new.accessTokenEncryption?.algorithm.rawValue), \(new.accessTokenEncryption?.encryption.rawValue),
+                        \(new.dpopBoundAccessTokens))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             guard let created = try await Self.decode(rows).first(where: { _ in true })?.0 else { throw SignetError.clientNotFound }
@@ -78,7 +80,7 @@ public struct ClientStore: Sendable {
         access_token_lifetime_seconds, refresh_token_lifetime_seconds, created_at, secret_hash,
         redirect_uris, post_logout_redirect_uris, require_pkce, skip_consent, id_token_signed_response_alg, require_mfa,
         allowed_networks, jwks::text, id_token_encrypted_response_alg, id_token_encrypted_response_enc,
-        access_token_encrypted_response_alg, access_token_encrypted_response_enc
+        access_token_encrypted_response_alg, access_token_encrypted_response_enc, dpop_bound_access_tokens
         """
 
     private static func encryption(_ alg: String?, _ enc: String?) -> TokenEncryption? {
@@ -109,6 +111,7 @@ public struct ClientStore: Sendable {
                 accessTokenEncryption: Self.encryption(
                     try cells["access_token_encrypted_response_alg"].decode(String?.self),
                     try cells["access_token_encrypted_response_enc"].decode(String?.self)),
+                dpopBoundAccessTokens: try cells["dpop_bound_access_tokens"].decode(Bool.self),
                 createdAt: try cells["created_at"].decode(Date.self))
             return (client, try cells["secret_hash"].decode(String?.self))
         }

@@ -27,6 +27,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let interactionRequired = ErrorCode(rawValue: "interaction_required")
     public static let requestNotSupported = ErrorCode(rawValue: "request_not_supported")
     public static let requestURINotSupported = ErrorCode(rawValue: "request_uri_not_supported")
+    // RFC 9449 §5 and §7.1 (DPoP)
+    public static let invalidDPoPProof = ErrorCode(rawValue: "invalid_dpop_proof")
     // RFC 7591 §3.2.2 (client registration through the admin API)
     public static let invalidClientMetadata = ErrorCode(rawValue: "invalid_client_metadata")
     // RFC 8628 §3.5, used for every per-address limit

@@ -31,6 +31,8 @@ public struct RetentionCleaner: Service {
         public var authorizationCodes = 0
         /// Second-factor steps that expired unfinished.
         public var secondFactorSteps = 0
+        /// DPoP proofs past their `iat` window (their `jti` cannot be replayed any more).
+        public var dpopProofs = 0
 
         public init(sessions: Int = 0, revokedTokens: Int = 0, loginFailures: Int = 0, auditEvents: Int = 0) {
             self.sessions = sessions
@@ -100,6 +102,13 @@ public struct RetentionCleaner: Service {
             """
             WITH gone AS (DELETE FROM mfa_challenges WHERE id IN (
                 SELECT id FROM mfa_challenges WHERE expires_at < now() LIMIT \(Self.batch)) RETURNING 1)
+            SELECT count(*)::int FROM gone
+            """
+        }
+        removed.dpopProofs = try await repeatedly {
+            """
+            WITH gone AS (DELETE FROM dpop_proofs WHERE (jkt, jti) IN (
+                SELECT jkt, jti FROM dpop_proofs WHERE expires_at < now() LIMIT \(Self.batch)) RETURNING 1)
             SELECT count(*)::int FROM gone
             """
         }

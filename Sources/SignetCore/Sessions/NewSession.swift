@@ -12,10 +12,14 @@ public struct NewSession: Sendable, Equatable {
     /// How the user authenticated (RFC 8176) and the resulting level, `"1"` or `"2"`.
     public var amr: [String]
     public var acr: String
+    /// The DPoP key the family's refresh tokens are bound to (public clients that sent a proof).
+    public var dpopJKT: String?
 
     public init(
-        id: UUID, clientID: String, scope: String, authTime: Date, absoluteLifetime: Int, amr: [String] = ["pwd"], acr: String = "1"
+        id: UUID, clientID: String, scope: String, authTime: Date, absoluteLifetime: Int, amr: [String] = ["pwd"], acr: String = "1",
+        dpopJKT: String? = nil
     ) {
+        self.dpopJKT = dpopJKT
         self.amr = amr
         self.acr = acr
         self.id = id

@@ -4,7 +4,7 @@ import PostgresNIO
 /// A row of `sessions` as every statement of ``SessionStore`` reads it: the statement selects
 /// ``columns`` (of the session aliased `s`), plus whatever else it needs under its own names.
 struct SessionRow: Sendable {
-    static let columns = "s.id, s.user_id, s.client_id, s.scope, s.auth_time, s.created_at, s.last_used_at, s.expires_at, s.refresh_counter, s.browser_session_id, s.amr, s.acr"
+    static let columns = "s.id, s.user_id, s.client_id, s.scope, s.auth_time, s.created_at, s.last_used_at, s.expires_at, s.refresh_counter, s.browser_session_id, s.amr, s.acr, s.dpop_jkt"
 
     var id: UUID
     var userID: UUID
@@ -19,6 +19,8 @@ struct SessionRow: Sendable {
     var browserSessionID: UUID?
     var amr: [String]
     var acr: String
+    /// The DPoP key a public client's family is bound to (RFC 9449 §5).
+    var dpopJKT: String?
 
     init(_ cells: PostgresRandomAccessRow) throws {
         id = try cells["id"].decode(UUID.self)
@@ -33,6 +35,7 @@ struct SessionRow: Sendable {
         browserSessionID = try cells["browser_session_id"].decode(UUID?.self)
         amr = try cells["amr"].decode([String].self)
         acr = try cells["acr"].decode(String.self)
+        dpopJKT = try cells["dpop_jkt"].decode(String?.self)
     }
 
     /// What an access token minted now needs: this session with its user's `roles`.

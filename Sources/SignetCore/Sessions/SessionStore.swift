@@ -40,7 +40,7 @@ public struct SessionStore: Sendable {
     /// matches nothing does a second look decide between grace replay, reuse and plain refusal.
     public func rotate(
         sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
-        origin: RequestOrigin
+        dpopJKT: String? = nil, origin: RequestOrigin
     ) async throws -> Rotation {
         let rows = try await database.query(
             """
@@ -50,6 +50,7 @@ public struct SessionStore: Sendable {
                 FROM users u
                 WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
                   AND u.id = s.user_id AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
+                  AND (s.dpop_jkt IS NULL OR s.dpop_jkt = \(dpopJKT))
                 RETURNING \(unescaped: SessionRow.columns), u.roles
             ), audit AS (
                 \(unescaped: AuditLog.insert)
@@ -63,12 +64,12 @@ public struct SessionStore: Sendable {
         }
         return try await diagnose(
             sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleLifetime: idleLifetime,
-            graceSeconds: graceSeconds, origin: origin)
+            graceSeconds: graceSeconds, dpopJKT: dpopJKT, origin: origin)
     }
 
     private func diagnose(
         sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
-        origin: RequestOrigin
+        dpopJKT: String?, origin: RequestOrigin
     ) async throws -> Rotation {
         let rows = try await database.query(
             """
@@ -85,6 +86,9 @@ public struct SessionStore: Sendable {
             let userID = session.userID, stored = session.refreshCounter
             guard session.clientID == clientID else { return .invalid("refresh token was issued to another client") }
             guard live else { return .invalid("session has ended") }
+            if let bound = session.dpopJKT, bound != dpopJKT {
+                return .invalid("refresh token is bound to a DPoP key; send a DPoP proof signed by that key")
+            }
             if presentedCounter > stored { return .invalid("refresh token is not valid") }
             if presentedCounter == stored { return .invalid("refresh token could not be rotated; retry") }
             if presentedCounter == stored - 1 && graceSeconds > 0 && inGrace {

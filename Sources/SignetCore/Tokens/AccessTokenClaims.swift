@@ -24,6 +24,13 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     /// `"1"` (one factor) or `"2"` (two); absent for `client_credentials` tokens.
     public var amr: [String]?
     public var acr: String?
+    /// Confirmation (RFC 9449 §6): the thumbprint of the DPoP key the token is bound to.
+    public var cnf: Confirmation?
+
+    public struct Confirmation: Codable, Sendable, Equatable {
+        public var jkt: String
+        public init(jkt: String) { self.jkt = jkt }
+    }
 
     public enum SubjectType: String, Codable, Sendable {
         case user
@@ -33,8 +40,9 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public init(
         iss: String, sub: String, aud: [String], exp: Int, iat: Int, nbf: Int, jti: String, client_id: String,
         scope: String, sid: String?, roles: [String], auth_time: Int?, sub_type: SubjectType, amr: [String]? = nil,
-        acr: String? = nil
+        acr: String? = nil, cnf: Confirmation? = nil
     ) {
+        self.cnf = cnf
         self.amr = amr
         self.acr = acr
         self.iss = iss

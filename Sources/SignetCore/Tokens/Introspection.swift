@@ -34,6 +34,7 @@ public struct Introspection: Sendable {
         public var auth_time: Int?
         public var amr: [String]?
         public var acr: String?
+        public var cnf: AccessTokenClaims.Confirmation?
 
         public static let inactive = Result(active: false)
     }
@@ -54,6 +55,6 @@ public struct Introspection: Sendable {
         return Result(
             active: true, token_type: "Bearer", scope: claims.scope, client_id: claims.client_id, sub: claims.sub,
             aud: claims.aud.value, iss: claims.iss, exp: claims.exp, iat: claims.iat, nbf: claims.nbf, jti: claims.jti,
-            sid: claims.sid, roles: claims.roles, auth_time: claims.auth_time, amr: claims.amr, acr: claims.acr)
+            sid: claims.sid, roles: claims.roles, auth_time: claims.auth_time, amr: claims.amr, acr: claims.acr, cnf: claims.cnf)
     }
 }

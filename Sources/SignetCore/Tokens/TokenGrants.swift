@@ -47,18 +47,19 @@ public struct TokenGrants: Sendable {
     /// wrong password, and counts as a failed attempt.
     public func password(
         client: Client, username: String, password: String, totp: String? = nil, scope: String?, source: String,
-        origin: RequestOrigin
+        dpop: DPoPProof? = nil, origin: RequestOrigin
     ) async throws -> TokenResponse {
         guard client.allows(.password) else {
             throw SignetError(.unauthorizedClient, "this client may not use the password grant")
         }
+        try Self.requireProof(dpop, for: client)
         let scopes = try Self.requested(scope, allowed: client.scopes)
         let response = try await users.login(
             username: username, password: password, source: source, lockout: lockout,
             failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress), metrics: metrics
         ) { attempt in
             let (amr, acr) = try await secondStep(of: attempt, client: client, totp: totp, origin: origin)
-            return try await tokens(for: attempt, client: client, scopes: scopes, amr: amr, acr: acr, origin: origin)
+            return try await tokens(for: attempt, client: client, scopes: scopes, amr: amr, acr: acr, dpop: dpop, origin: origin)
         }
         guard let response else { throw SignetError.invalidCredentials }
         metrics.tokenIssued("password")
@@ -95,7 +96,8 @@ public struct TokenGrants: Sendable {
     /// Signs the access token of a verified password login, then completes the login (with its
     /// refresh family, if the client has the grant); `nil` when the account changed in between.
     private func tokens(
-        for attempt: LoginAttempt, client: Client, scopes: [String], amr: [String], acr: String, origin: RequestOrigin
+        for attempt: LoginAttempt, client: Client, scopes: [String], amr: [String], acr: String, dpop: DPoPProof?,
+        origin: RequestOrigin
     ) async throws -> TokenResponse? {
         let scopeText = scopes.joined(separator: " ")
         let authTime = Date()
@@ -103,37 +105,43 @@ public struct TokenGrants: Sendable {
             ? NewSession(
                 id: UUID(), clientID: client.clientID, scope: scopeText, authTime: authTime,
                 absoluteLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
-                amr: amr, acr: acr)
+                amr: amr, acr: acr, dpopJKT: Self.familyBinding(dpop, for: client))
             : nil
         let access = try await issuer.issue(
             subject: attempt.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: scopeText,
-            sessionID: session?.id, roles: attempt.user.roles, authTime: authTime, amr: amr, acr: acr)
+            sessionID: session?.id, roles: attempt.user.roles, authTime: authTime, amr: amr, acr: acr, dpopJKT: dpop?.jkt)
         guard try await users.complete(
             attempt, session: session,
             event: AuditEvent("login_succeeded", userID: attempt.user.id, clientID: client.clientID, remoteAddress: origin.remoteAddress))
         else { return nil }
         let refresh = session.map { RefreshToken(sessionID: $0.id, counter: 0).encoded(with: masterKey) }
-        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scopeText)
+        return TokenResponse(
+            accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scopeText, tokenType: Self.tokenType(dpop))
     }
 
     /// `grant_type=refresh_token` (RFC 6749 §6): rotates; a spent token revokes its whole session.
-    public func refresh(client: Client, refreshToken: String, scope: String?, origin: RequestOrigin) async throws -> TokenResponse {
+    /// A public client's family bound to a DPoP key refreshes only with a proof by that key.
+    public func refresh(
+        client: Client, refreshToken: String, scope: String?, dpop: DPoPProof? = nil, origin: RequestOrigin
+    ) async throws -> TokenResponse {
         guard client.allows(.refreshToken) else {
             throw SignetError(.unauthorizedClient, "this client may not use the refresh_token grant")
         }
+        try Self.requireProof(dpop, for: client)
         guard let token = RefreshToken(verifying: refreshToken, with: masterKey) else {
             throw SignetError(.invalidGrant, "refresh token is not valid")
         }
         let outcome = try await sessions.rotate(
             sessionID: token.sessionID, presentedCounter: token.counter, clientID: client.clientID,
-            idleLifetime: lifetimes.refreshIdleSeconds, graceSeconds: lifetimes.refreshReuseGraceSeconds, origin: origin)
+            idleLifetime: lifetimes.refreshIdleSeconds, graceSeconds: lifetimes.refreshReuseGraceSeconds, dpopJKT: dpop?.jkt,
+            origin: origin)
         switch outcome {
         case .rotated(let grant), .graceReplay(let grant):
             if case .graceReplay = outcome { metrics.refresh("grace_replay") } else { metrics.refresh("rotated") }
             metrics.tokenIssued("refresh_token")
             let sessionScopes = grant.scope.split(separator: " ").map(String.init)
             let scopes = try Self.requested(scope, allowed: sessionScopes)
-            return try await tokens(for: grant, client: client, scope: scopes.joined(separator: " "))
+            return try await tokens(for: grant, client: client, scope: scopes.joined(separator: " "), dpop: dpop)
         case .reused:
             metrics.refresh("reused")
             metrics.reuseDetected()
@@ -150,11 +158,12 @@ public struct TokenGrants: Sendable {
     /// and starts the refresh family (when the client has the refresh grant); then signs the
     /// access token and, with `openid`, the ID token. A second exchange fails and revokes both.
     public func authorizationCode(
-        client: Client, code: String, redirectURI: String?, codeVerifier: String?, origin: RequestOrigin
+        client: Client, code: String, redirectURI: String?, codeVerifier: String?, dpop: DPoPProof? = nil, origin: RequestOrigin
     ) async throws -> TokenResponse {
         guard client.allows(.authorizationCode) else {
             throw SignetError(.unauthorizedClient, "this client may not use the authorization_code grant")
         }
+        try Self.requireProof(dpop, for: client)
         if let codeVerifier, !PKCE.isWellFormed(codeVerifier) {
             throw SignetError(.invalidGrant, "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~")
         }
@@ -165,7 +174,8 @@ public struct TokenGrants: Sendable {
             familyID: client.allows(.refreshToken) ? UUID() : nil,
             familyLifetime: min(client.refreshTokenLifetime ?? lifetimes.refreshAbsoluteSeconds, lifetimes.refreshAbsoluteSeconds),
             accessTokenJTI: jti,
-            accessTokenExpiresAt: issuedAt.addingTimeInterval(TimeInterval(issuer.accessLifetime(for: client) + 1)))
+            accessTokenExpiresAt: issuedAt.addingTimeInterval(TimeInterval(issuer.accessLifetime(for: client) + 1)),
+            dpopJKT: Self.familyBinding(dpop, for: client))
         let outcome = try await codes.exchange(
             secret, clientID: client.clientID, redirectURI: redirectURI, verifierChallenge: codeVerifier.map(PKCE.challenge(for:)),
             issued: issued, origin: origin)
@@ -175,7 +185,7 @@ public struct TokenGrants: Sendable {
             let access = try await issuer.issue(
                 subject: grant.user.id.uuidString.lowercased(), subjectType: .user, client: client, scope: grant.scope,
                 sessionID: grant.browserSessionID, roles: grant.user.roles, authTime: grant.authTime, amr: grant.amr, acr: grant.acr,
-                jti: jti, issuedAt: issuedAt)
+                dpopJKT: dpop?.jkt, jti: jti, issuedAt: issuedAt)
             let scopes = Set(grant.scope.split(separator: " ").map(String.init))
             let idToken = scopes.contains("openid")
                 ? try await issuer.idToken(
@@ -184,7 +194,8 @@ public struct TokenGrants: Sendable {
                 : nil
             let refresh = issued.familyID.map { RefreshToken(sessionID: $0, counter: 0).encoded(with: masterKey) }
             return TokenResponse(
-                accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: grant.scope, idToken: idToken)
+                accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: grant.scope, idToken: idToken,
+                tokenType: Self.tokenType(dpop))
         case .reused:
             metrics.reuseDetected()
             logger.notice("authorization code reuse: what it issued is revoked", metadata: ["client_id": "\(client.clientID)"])
@@ -195,25 +206,47 @@ public struct TokenGrants: Sendable {
     }
 
     /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself.
-    public func clientCredentials(client: Client, scope: String?) async throws -> TokenResponse {
+    public func clientCredentials(client: Client, scope: String?, dpop: DPoPProof? = nil) async throws -> TokenResponse {
         guard client.allows(.clientCredentials), client.isConfidential else {
             throw SignetError(.unauthorizedClient, "this client may not use the client_credentials grant")
         }
+        try Self.requireProof(dpop, for: client)
         let scopeText = try Self.requested(scope, allowed: client.scopes).joined(separator: " ")
         metrics.tokenIssued("client_credentials")
         let access = try await issuer.issue(
             subject: client.clientID, subjectType: .client, client: client, scope: scopeText, sessionID: nil, roles: [],
-            authTime: nil)
-        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText)
+            authTime: nil, dpopJKT: dpop?.jkt)
+        return TokenResponse(
+            accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scopeText, tokenType: Self.tokenType(dpop))
     }
 
-    private func tokens(for grant: SessionGrant, client: Client, scope: String) async throws -> TokenResponse {
+    private func tokens(for grant: SessionGrant, client: Client, scope: String, dpop: DPoPProof?) async throws -> TokenResponse {
         let access = try await issuer.issue(
             subject: grant.userID.uuidString.lowercased(), subjectType: .user, client: client, scope: scope,
             sessionID: grant.tokenSessionID,
-            roles: grant.roles, authTime: grant.authTime, amr: grant.amr, acr: grant.acr)
+            roles: grant.roles, authTime: grant.authTime, amr: grant.amr, acr: grant.acr, dpopJKT: dpop?.jkt)
         let refresh = RefreshToken(sessionID: grant.sessionID, counter: grant.counter).encoded(with: masterKey)
-        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope)
+        return TokenResponse(
+            accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope, tokenType: Self.tokenType(dpop))
+    }
+
+    // MARK: DPoP (RFC 9449)
+
+    /// A client registered with `dpop_bound_access_tokens` must send a proof with every request.
+    static func requireProof(_ dpop: DPoPProof?, for client: Client) throws(SignetError) {
+        if client.dpopBoundAccessTokens && dpop == nil {
+            throw SignetError(.invalidDPoPProof, "this client must send a DPoP proof with every token request")
+        }
+    }
+
+    /// The key a new refresh family is bound to: a public client's proof key (RFC 9449 §5); a
+    /// confidential client's refresh tokens are bound by its authentication instead.
+    static func familyBinding(_ dpop: DPoPProof?, for client: Client) -> String? {
+        client.isConfidential ? nil : dpop?.jkt
+    }
+
+    static func tokenType(_ dpop: DPoPProof?) -> String {
+        dpop == nil ? "Bearer" : "DPoP"
     }
 
     /// The scopes granted for a request: all of `allowed` when none are asked for, otherwise the

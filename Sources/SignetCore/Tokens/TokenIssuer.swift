@@ -29,8 +29,8 @@ public struct TokenIssuer: Sendable {
     /// `jti` and `issuedAt` may be fixed by the caller (the code exchange records both before signing).
     public func issue(
         subject: String, subjectType: AccessTokenClaims.SubjectType, client: Client, scope: String, sessionID: UUID?,
-        roles: [String], authTime: Date?, amr: [String]? = nil, acr: String? = nil, jti: String = TokenIssuer.newJTI(),
-        issuedAt: Date = Date()
+        roles: [String], authTime: Date?, amr: [String]? = nil, acr: String? = nil, dpopJKT: String? = nil,
+        jti: String = TokenIssuer.newJTI(), issuedAt: Date = Date()
     ) async throws -> (token: String, expiresIn: Int) {
         let keySet = try await keys.keySet()
         let now = Int(issuedAt.timeIntervalSince1970)
@@ -39,7 +39,7 @@ public struct TokenIssuer: Sendable {
             iss: issuer, sub: subject, aud: [client.audience ?? issuer], exp: now + lifetime, iat: now, nbf: now,
             jti: jti, client_id: client.clientID, scope: scope,
             sid: sessionID?.uuidString.lowercased(), roles: roles, auth_time: authTime.map { Int($0.timeIntervalSince1970) },
-            sub_type: subjectType, amr: amr, acr: acr)
+            sub_type: subjectType, amr: amr, acr: acr, cnf: dpopJKT.map(AccessTokenClaims.Confirmation.init(jkt:)))
         var header = JWTHeader()
         header.typ = "at+jwt"
         let token = try await keySet.collection.sign(claims, kid: JWKIdentifier(string: keySet.currentKid), header: header)

@@ -10,4 +10,6 @@ public struct TokenResponse: Sendable, Equatable {
     public var scope: String
     /// The ID token of a code exchange that was granted `openid`.
     public var idToken: String? = nil
+    /// `Bearer`, or `DPoP` when the access token is bound to the key of the request's proof.
+    public var tokenType: String = "Bearer"
 }

@@ -16,6 +16,7 @@ public struct TokenServices: Sendable {
     public let introspection: Introspection
     public let signIn: BrowserSignIn
     public let secondFactor: SecondFactor
+    public let dpop: DPoPVerifier
 
     public init(environment: SignetEnvironment, masterKey: MasterKey) {
         let settings = environment.settings, database = environment.database, logger = environment.logger
@@ -28,6 +29,7 @@ public struct TokenServices: Sendable {
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit, changes: database.changes)
         sessions = SessionStore(database: database)
         secondFactor = SecondFactor(database: database, masterKey: masterKey, settings: settings)
+        dpop = DPoPVerifier(database: database, metrics: environment.metrics)
         grants = TokenGrants(
             users: environment.users, sessions: sessions,
             issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, secondFactor: secondFactor, settings: settings, metrics: environment.metrics, logger: logger)

@@ -215,6 +215,7 @@ struct AdminController: Sendable {
         var id_token_encrypted_response_enc: String?
         var access_token_encrypted_response_alg: String?
         var access_token_encrypted_response_enc: String?
+        var dpop_bound_access_tokens: Bool?
     }
 
     /// RFC 7591 client metadata; `client_secret` only in the response that created it.
@@ -241,8 +242,10 @@ struct AdminController: Sendable {
         var id_token_encrypted_response_enc: String?
         var access_token_encrypted_response_alg: String?
         var access_token_encrypted_response_enc: String?
+        var dpop_bound_access_tokens: Bool
 
         init(_ client: Client, secret: String? = nil) {
+            dpop_bound_access_tokens = client.dpopBoundAccessTokens
             jwks = client.jwks.flatMap(JSONValue.init(text:))
             id_token_encrypted_response_alg = client.idTokenEncryption?.algorithm.rawValue
             id_token_encrypted_response_enc = client.idTokenEncryption?.encryption.rawValue
@@ -275,7 +278,7 @@ struct AdminController: Sendable {
                 "client_id", "client_name", "token_endpoint_auth_method", "grant_types", "scope", "audience", "redirect_uris",
                 "post_logout_redirect_uris", "response_types", "require_pkce", "skip_consent", "id_token_signed_response_alg",
                 "require_mfa", "allowed_networks", "jwks", "id_token_encrypted_response_alg", "id_token_encrypted_response_enc",
-                "access_token_encrypted_response_alg", "access_token_encrypted_response_enc",
+                "access_token_encrypted_response_alg", "access_token_encrypted_response_enc", "dpop_bound_access_tokens",
             ], limit: bodyLimit)
         guard let method = ClientAuthMethod(rawValue: input.token_endpoint_auth_method ?? ClientAuthMethod.clientSecretBasic.rawValue) else {
             throw SignetError.invalidRequest("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
@@ -308,7 +311,8 @@ struct AdminController: Sendable {
                   idTokenEncryptedResponseAlg: input.id_token_encrypted_response_alg,
                   idTokenEncryptedResponseEnc: input.id_token_encrypted_response_enc,
                   accessTokenEncryptedResponseAlg: input.access_token_encrypted_response_alg,
-                  accessTokenEncryptedResponseEnc: input.access_token_encrypted_response_enc),
+                  accessTokenEncryptedResponseEnc: input.access_token_encrypted_response_enc,
+                  dpopBoundAccessTokens: input.dpop_bound_access_tokens ?? false),
             lifetimes: settings.lifetimes, actor: context.origin.event("client_created"))
         return try jsonResponse(ClientOut(client, secret: secret), status: .created, headers: [
             .location: "/admin/clients/\(client.clientID)", .cacheControl: "no-store",

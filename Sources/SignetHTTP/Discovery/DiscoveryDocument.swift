@@ -33,6 +33,8 @@ struct DiscoveryDocument: Encodable {
     /// ID tokens encrypted to the client's registered key (nested JWT), on request at registration.
     var id_token_encryption_alg_values_supported = JWE.KeyAlgorithm.allCases.map(\.rawValue)
     var id_token_encryption_enc_values_supported = JWE.ContentEncryption.allCases.map(\.rawValue)
+    /// DPoP proofs (RFC 9449 §5.1) at the token endpoint and with DPoP-bound tokens.
+    var dpop_signing_alg_values_supported = DPoPProof.algorithms
     var claims_supported = [
         "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid", "roles", "auth_time", "nonce", "at_hash",
         "amr", "acr", "azp", "email", "email_verified", "preferred_username",

@@ -12,7 +12,7 @@ struct TokenController: Sendable {
 
     struct Body: Encodable {
         var access_token: String
-        var token_type = "Bearer"
+        var token_type: String
         var expires_in: Int
         var refresh_token: String?
         var scope: String
@@ -33,6 +33,9 @@ struct TokenController: Sendable {
             throw SignetError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
         }
         let client = try await services.clients.authenticate(credentials, from: context.clientAddress, origin: context.origin)
+        // RFC 9449: a proof binds the access token (and a public client's refresh tokens) to its key.
+        let dpop = try await services.dpop.check(
+            request.headers[values: .dpop], method: "POST", url: services.environment.settings.issuerString + "/oauth2/token")
         let scope = parameters["scope"]
         let result: TokenResponse
         switch grant {
@@ -46,7 +49,7 @@ struct TokenController: Sendable {
             do {
                 result = try await services.grants.password(
                     client: client, username: username, password: password, totp: parameters["totp"], scope: scope, source: source,
-                    origin: context.origin)
+                    dpop: dpop, origin: context.origin)
             } catch let error as SignetError where error.code == .invalidGrant {
                 // A wrong password or second factor keeps the address's failed-login token spent.
                 throw error
@@ -57,16 +60,16 @@ struct TokenController: Sendable {
             failedLogins.refund(source)
         case .refreshToken:
             result = try await services.grants.refresh(
-                client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, origin: context.origin)
+                client: client, refreshToken: try parameters.required("refresh_token"), scope: scope, dpop: dpop, origin: context.origin)
         case .clientCredentials:
-            result = try await services.grants.clientCredentials(client: client, scope: scope)
+            result = try await services.grants.clientCredentials(client: client, scope: scope, dpop: dpop)
         case .authorizationCode:
             result = try await services.grants.authorizationCode(
                 client: client, code: try parameters.required("code"), redirectURI: parameters["redirect_uri"],
-                codeVerifier: parameters["code_verifier"], origin: context.origin)
+                codeVerifier: parameters["code_verifier"], dpop: dpop, origin: context.origin)
         }
         let body = Body(
-            access_token: result.accessToken, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope,
+            access_token: result.accessToken, token_type: result.tokenType, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope,
             id_token: result.idToken)
         return Response(
             status: .ok,
