@@ -964,3 +964,76 @@ def test_unsupported_encryption_is_invalid_client_metadata(admin_session):
         timeout=TIMEOUT,
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata", response.text
+
+
+# --- Sender-constrained tokens (DPoP) -----------------------------------------------
+
+
+def dpop_proof(key, method, url, access_token=None, jti=None, alg="ES256"):
+    """A DPoP proof (RFC 9449 §4.2) made with joserfc, as a client library makes one."""
+    import base64
+    import hashlib
+
+    from joserfc import jwt as jose_jwt
+
+    claims = {"jti": jti or secrets.token_urlsafe(16), "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}
+    return jose_jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def test_a_dpop_proof_binds_the_token_and_cannot_be_replayed(token_endpoint, jwks_uri, metadata):
+    from joserfc.jwk import ECKey
+
+    assert "ES256" in metadata["dpop_signing_alg_values_supported"]
+    key = ECKey.generate_key("P-256")
+    proof = dpop_proof(key, "POST", token_endpoint)
+    response = requests.post(
+        token_endpoint, data={"grant_type": "client_credentials"}, headers={"DPoP": proof},
+        auth=(CLIENT_ID, CLIENT_SECRET), timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "DPoP", body
+    claims = verify_access_token(body["access_token"], jwks_uri)
+    assert claims["cnf"] == {"jkt": key.thumbprint()}, claims
+    replayed = requests.post(
+        token_endpoint, data={"grant_type": "client_credentials"}, headers={"DPoP": proof},
+        auth=(CLIENT_ID, CLIENT_SECRET), timeout=TIMEOUT,
+    )
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_dpop_proof", replayed.text
+    wrong_url = requests.post(
+        token_endpoint, data={"grant_type": "client_credentials"},
+        headers={"DPoP": dpop_proof(key, "POST", token_endpoint + "x")},
+        auth=(CLIENT_ID, CLIENT_SECRET), timeout=TIMEOUT,
+    )
+    assert wrong_url.status_code == 400 and wrong_url.json()["error"] == "invalid_dpop_proof"
+
+
+def test_a_public_clients_dpop_bound_refresh_token_needs_the_key(token_endpoint, metadata):
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256")
+    login = requests.post(
+        token_endpoint,
+        data={"grant_type": "password", "username": USERNAME, "password": PASSWORD, "client_id": PUBLIC_CLIENT_ID},
+        headers={"DPoP": dpop_proof(key, "POST", token_endpoint)}, timeout=TIMEOUT,
+    )
+    assert login.status_code == 200 and login.json()["token_type"] == "DPoP", login.text
+    refresh = {"grant_type": "refresh_token", "refresh_token": login.json()["refresh_token"], "client_id": PUBLIC_CLIENT_ID}
+    unproven = requests.post(token_endpoint, data=refresh, timeout=TIMEOUT)
+    assert unproven.status_code == 400 and unproven.json()["error"] == "invalid_grant", unproven.text
+    proven = requests.post(token_endpoint, data=refresh, headers={"DPoP": dpop_proof(key, "POST", token_endpoint)}, timeout=TIMEOUT)
+    assert proven.status_code == 200 and proven.json()["token_type"] == "DPoP", proven.text
+    access = proven.json()["access_token"]
+    userinfo = metadata["userinfo_endpoint"]
+    as_bearer = requests.get(userinfo, headers={"Authorization": f"Bearer {access}"}, timeout=TIMEOUT)
+    assert as_bearer.status_code == 401, as_bearer.text
+    with_proof = requests.get(
+        userinfo,
+        headers={"Authorization": f"DPoP {access}", "DPoP": dpop_proof(key, "GET", userinfo, access_token=access)},
+        timeout=TIMEOUT,
+    )
+    assert with_proof.status_code == 200, with_proof.text
