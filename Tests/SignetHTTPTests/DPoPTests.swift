@@ -174,6 +174,17 @@ struct DPoPTests {
                 let good = try key.proof("GET", url, accessToken: access)
                 #expect(try await userinfo("DPoP", proof: good) == .ok)
                 #expect(try await userinfo("DPoP", proof: good) == .unauthorized, "a proof works once")
+
+                // A plain token is not accepted under the DPoP scheme.
+                let plain = try await Self.token(
+                    client, [("grant_type", "password"), ("username", "alice"), ("password", "correct horse battery"), ("client_id", "spa")],
+                    basic: nil, proof: nil)
+                let bearer = try #require(plain.object["access_token"] as? String)
+                let asDPoP = try await client.execute(
+                    uri: "/userinfo", method: .get,
+                    headers: [.authorization: "DPoP \(bearer)", HTTPField.Name("DPoP")!: try key.proof("GET", url, accessToken: bearer)])
+                #expect(asDPoP.status == .unauthorized)
+                #expect(try await client.execute(uri: "/userinfo", method: .get, headers: [.authorization: "Bearer \(bearer)"]).status == .ok)
             }
         }
     }
