@@ -10,6 +10,7 @@
 # Exports SIGNET_TEST_DATABASE_URL and SIGNET_DATABASE_URL (both that
 # cluster's URL) to the tests, then, if they pass, the suites that drive a real
 # server: scripts/interop.sh, browser.sh (Chromium and mod_auth_openidc),
+# gateways.sh (resource servers: mod_auth_openidc, PyJWT, introspection),
 # faults.sh, twonodes.sh and fuzz.sh. Exits non-zero if any fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +86,7 @@ if ((status == 137)); then warn "swift test was stopped: it ran over ${swift_tes
 step "swift test exited with $status"
 # Suites against a running `signet serve`, each only if everything before passed.
 signet_bin=$(swift build --show-bin-path | tail -n 1)/signet
-for suite in interop browser faults twonodes fuzz; do
+for suite in interop browser gateways faults twonodes fuzz; do
     ((status == 0)) || break
     step "scripts/$suite.sh (SIGNET_BIN=$signet_bin)"
     SIGNET_BIN=$signet_bin "./scripts/$suite.sh" || status=$?
