@@ -6,6 +6,10 @@
 #   login        the password grant, valid credentials, client Basic auth
 #   refresh      the refresh_token grant, each session chaining its newest token
 #   cc           the client_credentials grant
+#   cc-jwe       the same for a client whose access tokens are encrypted
+#                (ECDH-ES+A256KW, A256GCM) to a key it registered
+#   cc-dpop      the same with a fresh DPoP proof (ES256) on every request,
+#                made before the run: bound tokens (token_type DPoP, cnf.jkt)
 #   introspect   POST /oauth2/introspect of one live access token
 #   authorize    GET /oauth2/authorize from 32 signed-in browsers (single
 #                sign-on: a 302 with a fresh code, no page)
@@ -53,7 +57,7 @@ wrk_timeout=${BENCH_TIMEOUT:-5}
 hash_seconds=${BENCH_HASH_SECONDS:-10}
 pg_port=${BENCH_PG_PORT:-54347}
 scratch=${BENCH_SCRATCH_PATH:-.build-bench}
-scenarios=${BENCH_SCENARIOS:-jwks hash login refresh cc introspect authorize exchange}
+scenarios=${BENCH_SCENARIOS:-jwks hash login refresh cc cc-jwe cc-dpop introspect authorize exchange}
 scenarios=${scenarios//,/ }
 for name in duration connections wrk_threads wrk_timeout hash_seconds pg_port; do
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '${!name}'"
@@ -63,8 +67,8 @@ if [[ " $scenarios " == *" exchange "* ]] && ((duration > 18)); then
     die "BENCH_DURATION must be at most 18 s with the exchange scenario (its codes, made by the authorize run, live 60 s)"
 fi
 for scenario in $scenarios; do
-    case $scenario in jwks | hash | login | refresh | cc | introspect | authorize | exchange) ;;
-    *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc introspect authorize exchange)" ;;
+    case $scenario in jwks | hash | login | refresh | cc | cc-jwe | cc-dpop | introspect | authorize | exchange) ;;
+    *) die "unknown scenario '$scenario' in BENCH_SCENARIOS (jwks hash login refresh cc cc-jwe cc-dpop introspect authorize exchange)" ;;
     esac
 done
 wants() { [[ " $scenarios " == *" $1 "* ]]; }
@@ -190,6 +194,22 @@ web_redirect=http://127.0.0.1:9/callback
 out=$("$SIGNET_BIN" clients create bench-web --grant authorization_code --grant refresh_token --scope openid --scope profile \
     --redirect-uri "$web_redirect" --skip-consent)
 web_basic="Basic $(printf '%s' "bench-web:$(field client_secret "$out")" | base64 | tr -d '\n')"
+# The JWE and DPoP scenarios: keys made with Python's cryptography package.
+if wants cc-jwe || wants cc-dpop; then
+    use_python "cryptography>=41"
+fi
+if wants cc-jwe; then
+    "$python" - >"$work_dir/jwe-jwks.json" <<'PY'
+import base64, json
+from cryptography.hazmat.primitives.asymmetric import ec
+numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+b64 = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+print(json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "use": "enc", "kid": "bench-rs", "x": b64(numbers.x), "y": b64(numbers.y)}]}))
+PY
+    out=$("$SIGNET_BIN" clients create bench-jwe --grant client_credentials --jwks-file "$work_dir/jwe-jwks.json" \
+        --access-token-encryption ECDH-ES+A256KW)
+    jwe_basic="Basic $(printf '%s' "bench-jwe:$(field client_secret "$out")" | base64 | tr -d '\n')"
+fi
 base=http://$SIGNET_PUBLIC_HOST:$SIGNET_PUBLIC_PORT
 
 start_signet "$work_dir/server.log"
@@ -395,6 +415,35 @@ if wants cc; then
         wrk_run cc "$base/oauth2/token" "$lua_dir/request.lua"
 fi
 
+if wants cc-jwe; then
+    BENCH_METHOD=POST BENCH_AUTHORIZATION=$jwe_basic BENCH_BODY="grant_type=client_credentials" \
+        wrk_run cc-jwe "$base/oauth2/token" "$lua_dir/request.lua"
+fi
+
+if wants cc-dpop; then
+    # More proofs than the run can spend, all fresh (a proof's iat must be within 60 s).
+    proofs_file=$work_dir/dpop-proofs.txt
+    "$python" - "$base/oauth2/token" "${BENCH_DPOP_PROOFS:-60000}" >"$proofs_file" <<'PY' || die "could not make DPoP proofs"
+import base64, json, sys, time, uuid
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+url, count = sys.argv[1], int(sys.argv[2])
+key = ec.generate_private_key(ec.SECP256R1())
+numbers = key.public_key().public_numbers()
+b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+jwk = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+header = b64(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, separators=(",", ":")).encode())
+for _ in range(count):
+    claims = {"jti": uuid.uuid4().hex, "htm": "POST", "htu": url, "iat": int(time.time())}
+    signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    print(signing_input + "." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+PY
+    BENCH_AUTHORIZATION=$basic BENCH_PROOFS=$proofs_file BENCH_THREADS=$wrk_threads \
+        wrk_run cc-dpop "$base/oauth2/token" "$lua_dir/dpop.lua"
+fi
+
 if wants introspect; then
     access_token=$(login | json_field access_token)
     active=$(curl -sS -f -m 10 -H "Authorization: $basic" -d "token=$access_token" "$base/oauth2/introspect" | json_field active)
@@ -521,6 +570,8 @@ ratio_verdict() { if [[ -n $1 ]]; then verdict "$1 >= $2"; else printf 'n/a'; fi
         row refresh 'refresh (rotating chains)' '≥ 3,000/s, p99 < 50 ms' ''
     fi
     row cc 'client_credentials' '≥ 8,000/s' "$(if [[ -n $(get cc.rps) ]]; then verdict "$(get cc.rps) >= 8000"; fi)"
+    row cc-jwe 'client_credentials, encrypted (JWE ECDH-ES+A256KW)' 'vs client_credentials' '—'
+    row cc-dpop 'client_credentials, DPoP-bound (ES256 proof)' 'vs client_credentials' '—'
     row introspect 'introspection' '≥ 10,000/s' \
         "$(if [[ -n $(get introspect.rps) ]]; then verdict "$(get introspect.rps) >= 10000"; fi)"
     row authorize 'SSO authorization (302 with a code)' '≥ 1,500/s, p99 < 50 ms' \
@@ -550,6 +601,10 @@ ratio_verdict() { if [[ -n $1 ]]; then verdict "$1 >= $2"; else printf 'n/a'; fi
     if [[ -n $(get exchange.rps) ]]; then
         printf -- '- exchange: %s codes exchanged, %s failed, %s requests after the codes ran out\n' \
             "$(get exchange.exchanged)" "$(get exchange.failed)" "$(get exchange.starved)"
+    fi
+    if [[ -n $(get cc-dpop.rps) ]]; then
+        printf -- '- cc-dpop: %s bound tokens, %s failed, %s requests after the proofs ran out\n' \
+            "$(get cc-dpop.bound)" "$(get cc-dpop.failed)" "$(get cc-dpop.starved)"
     fi
     printf -- '- non-2xx over all runs: %s; socket errors: %s (target: zero non-2xx) — %s\n' "$total_non2xx" "$total_socket" \
         "$(verdict "$total_non2xx == 0")"

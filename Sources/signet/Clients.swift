@@ -29,6 +29,11 @@ struct Clients: AsyncParsableCommand {
         @Flag(help: "Its users must sign in with a second factor (TOTP).") var requireMfa = false
         @Flag(help: "Every token request must carry a DPoP proof (RFC 9449); its access tokens are bound to the proof's key.")
         var dpopBound = false
+        @Option(help: "A file holding the client's public keys (a JWK Set), to encrypt its tokens to.") var jwksFile: String?
+        @Option(help: "Encrypt its access tokens to a key of --jwks-file: ECDH-ES+A256KW or RSA-OAEP-256 (with A256GCM).")
+        var accessTokenEncryption: String?
+        @Option(help: "Encrypt its ID tokens to a key of --jwks-file: ECDH-ES+A256KW or RSA-OAEP-256 (with A256GCM).")
+        var idTokenEncryption: String?
         @Option(name: .customLong("allow-network"), help: "A CIDR it may use the token endpoint from (repeatable; default: anywhere).")
         var allowedNetworks: [String] = []
         @Flag(help: "Do not require PKCE of a confidential client (public clients always need it).") var noRequirePkce = false
@@ -46,6 +51,14 @@ struct Clients: AsyncParsableCommand {
         }
 
         func run() async throws {
+            var jwks: String?
+            if let jwksFile {
+                do {
+                    jwks = try String(contentsOfFile: jwksFile, encoding: .utf8)
+                } catch {
+                    throw CommandFailure(description: "cannot read --jwks-file \(jwksFile)")
+                }
+            }
             let registration = ClientRegistry.Registration(
                 clientID: clientID, clientName: name,
                 authMethod: `public` ? .none : ClientAuthMethod(rawValue: authMethod) ?? .clientSecretBasic,
@@ -53,7 +66,8 @@ struct Clients: AsyncParsableCommand {
                 scopes: scopes.isEmpty ? ["openid", "profile"] : scopes, audience: audience, redirectURIs: redirectURIs,
                 postLogoutRedirectURIs: postLogoutRedirectURIs, requirePKCE: noRequirePkce ? false : nil, skipConsent: skipConsent,
                 idTokenAlgorithm: SigningAlgorithm(rawValue: idTokenAlg) ?? .rs256, requireMFA: requireMfa,
-                allowedNetworks: allowedNetworks, dpopBoundAccessTokens: dpopBound)
+                allowedNetworks: allowedNetworks, jwks: jwks, idTokenEncryptedResponseAlg: idTokenEncryption,
+                accessTokenEncryptedResponseAlg: accessTokenEncryption, dpopBoundAccessTokens: dpopBound)
             let (client, secret) = try await TokenServices.withStarted(options) { services in
                 try await services.clients.register(registration, lifetimes: services.environment.settings.lifetimes)
             }
@@ -72,6 +86,12 @@ struct Clients: AsyncParsableCommand {
             }
             if client.requireMFA { print("require_mfa: true") }
             if client.dpopBoundAccessTokens { print("dpop_bound_access_tokens: true") }
+            if let encryption = client.accessTokenEncryption {
+                print("access_token_encrypted_response: \(encryption.algorithm.rawValue) \(encryption.encryption.rawValue)")
+            }
+            if let encryption = client.idTokenEncryption {
+                print("id_token_encrypted_response: \(encryption.algorithm.rawValue) \(encryption.encryption.rawValue)")
+            }
             if !client.allowedNetworks.isEmpty {
                 print("allowed_networks: \(client.allowedNetworks.map(\.description).joined(separator: " "))")
             }
