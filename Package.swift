@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignetCLITests",
-            dependencies: ["SignetCore", "SignetTestSupport"]
+            dependencies: ["SignetCore", "SignetTestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

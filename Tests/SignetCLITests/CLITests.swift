@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SignetCore
 import Synchronization
@@ -119,6 +120,21 @@ struct CLITests {
                  "--allow-network", "2001:db8::1", "--require-mfa"], environment: env)
             #expect(fenced.status == 0, "\(fenced.stderr)")
             #expect(fenced.stdout.contains("allowed_networks: 10.20.0.0/16 2001:db8::1/128\n") && fenced.stdout.contains("require_mfa: true"))
+            let jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
+            let point = P256.KeyAgreement.PrivateKey().publicKey.x963Representation
+            try Data(#"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(Data(point[1..<33]).base64URLEncodedString())","y":"\#(Data(point[33..<65]).base64URLEncodedString())"}]}"#.utf8)
+                .write(to: jwksFile)
+            defer { try? FileManager.default.removeItem(at: jwksFile) }
+            let encrypted = try await Self.run(
+                ["clients", "create", "sealed", "--grant", "client_credentials", "--jwks-file", jwksFile.path,
+                 "--access-token-encryption", "ECDH-ES+A256KW", "--dpop-bound"], environment: env)
+            #expect(encrypted.status == 0, "\(encrypted.stderr)")
+            #expect(encrypted.stdout.contains("access_token_encrypted_response: ECDH-ES+A256KW A256GCM\n")
+                && encrypted.stdout.contains("dpop_bound_access_tokens: true"))
+            let wrongKey = try await Self.run(
+                ["clients", "create", "unsealed", "--grant", "client_credentials", "--jwks-file", jwksFile.path,
+                 "--access-token-encryption", "RSA-OAEP-256"], environment: env)
+            #expect(wrongKey.status != 0 && wrongKey.stderr.contains("RSA-OAEP-256") && wrongKey.stderr.split(separator: "\n").count == 1)
             let sloppy = try await Self.run(["clients", "create", "sloppy", "--grant", "client_credentials", "--allow-network", "10.20.0.1/16"], environment: env)
             #expect(sloppy.status != 0 && sloppy.stderr.hasPrefix("Error: invalid allowed_networks: \"10.20.0.1/16\" is not a CIDR network") && sloppy.stderr.split(separator: "\n").count == 1)
 
