@@ -26,12 +26,14 @@ public struct Migrator: Sendable {
             for try await schema in schemas where schema == nil {
                 throw MigrationError.unreadable("the database has no schema named in search_path; create it first")
             }
-            try await connection.query(
-                "SELECT pg_advisory_lock(hashtext('signet.migrate.' || current_schema()))", logger: logger)
+            // Read the answer through: the lock is held only once the statement has finished, and
+            // an error (a cancelled wait) must not pass unnoticed.
+            for try await _ in try await connection.query(
+                "SELECT pg_advisory_lock(hashtext('signet.migrate.' || current_schema()))", logger: logger) {}
             do {
                 let report = try await apply(migrations, on: connection, logger: logger)
-                try await connection.query(
-                    "SELECT pg_advisory_unlock(hashtext('signet.migrate.' || current_schema()))", logger: logger)
+                for try await _ in try await connection.query(
+                    "SELECT pg_advisory_unlock(hashtext('signet.migrate.' || current_schema()))", logger: logger) {}
                 return report
             } catch {
                 _ = try? await connection.query(

@@ -134,7 +134,7 @@ public struct RetentionCleaner: Service {
         removed.auditEvents = try await repeatedly { [logger] in
             // The append-only trigger lets only a transaction marked this way delete.
             try await database.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT set_config('signet.audit_retention', 'on', true)", logger: logger)
+                for try await _ in try await connection.query("SELECT set_config('signet.audit_retention', 'on', true)", logger: logger) {}
                 let rows = try await connection.query(
                     """
                     WITH gone AS (
