@@ -26,13 +26,15 @@ public struct Migrator: Sendable {
             for try await schema in schemas where schema == nil {
                 throw MigrationError.unreadable("the database has no schema named in search_path; create it first")
             }
-            // Wait for the lock as long as another run takes (the server's statement_timeout would
-            // cut the wait short), and read the answer through: the lock is held only once the
-            // statement has finished, and an error must not pass unnoticed.
+            // Wait for the lock as long as another run takes (the server's lock_timeout and
+            // statement_timeout would cut the wait short), and read the answer through: the lock is
+            // held only once the statement has finished, and an error must not pass unnoticed.
+            try await connection.query("SET lock_timeout = 0", logger: logger)
             try await connection.query("SET statement_timeout = 0", logger: logger)
             for try await _ in try await connection.query(
                 "SELECT pg_advisory_lock(hashtext('signet.migrate.' || current_schema()))", logger: logger) {}
             try await connection.query("RESET statement_timeout", logger: logger)
+            try await connection.query("RESET lock_timeout", logger: logger)
             do {
                 let report = try await apply(migrations, on: connection, logger: logger)
                 for try await _ in try await connection.query(
