@@ -66,13 +66,9 @@ public struct SigningKeyMaterial: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Compact JSON: no escaped slashes in URLs such as `iss`.
-    private static let serializer: DefaultJWTSerializer = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = .withoutEscapingSlashes
-        return DefaultJWTSerializer(jsonEncoder: encoder)
-    }()
+    /// Compact JSON written directly for Signet's headers and claims (no escaped slashes in URLs
+    /// such as `iss`).
+    private static let serializer = DefaultJWTSerializer(jsonEncoder: TokenJSONEncoder())
 
     /// The private key sealed for storage; the associated data binds it to kid and algorithm.
     public func sealed(with box: SecretBox) throws -> Data {

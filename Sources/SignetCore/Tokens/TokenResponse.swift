@@ -13,3 +13,17 @@ public struct TokenResponse: Sendable, Equatable {
     /// `Bearer`, or `DPoP` when the access token is bound to the key of the request's proof.
     public var tokenType: String = "Bearer"
 }
+
+/// The RFC 6749 §5.1 members, written directly (every token answer is one of these).
+extension TokenResponse: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.member("access_token", accessToken)
+        writer.member("expires_in", expiresIn)
+        writer.member("id_token", idToken)
+        writer.member("refresh_token", refreshToken)
+        writer.member("scope", scope)
+        writer.member("token_type", tokenType)
+        writer.endObject()
+    }
+}

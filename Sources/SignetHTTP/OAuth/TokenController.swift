@@ -10,15 +10,6 @@ struct TokenController: Sendable {
     /// concurrent guesses is held to the bucket like a sequence of them.
     let failedLogins: TokenBuckets
 
-    struct Body: Encodable {
-        var access_token: String
-        var token_type: String
-        var expires_in: Int
-        var refresh_token: String?
-        var scope: String
-        var id_token: String?
-    }
-
     var endpoints: RouteCollection<SignetRequestContext> {
         let routes = RouteCollection(context: SignetRequestContext.self)
         routes.post("oauth2/token", use: token)
@@ -68,12 +59,9 @@ struct TokenController: Sendable {
                 client: client, code: try parameters.required("code"), redirectURI: parameters["redirect_uri"],
                 codeVerifier: parameters["code_verifier"], dpop: dpop, origin: context.origin)
         }
-        let body = Body(
-            access_token: result.accessToken, token_type: result.tokenType, expires_in: result.expiresIn, refresh_token: result.refreshToken, scope: result.scope,
-            id_token: result.idToken)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
-            body: .init(byteBuffer: ByteBuffer(data: try sortedJSONEncoder.encode(body))))
+            body: .init(byteBuffer: ByteBuffer(bytes: result.jsonBytes(capacity: 1024))))
     }
 }
