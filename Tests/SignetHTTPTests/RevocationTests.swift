@@ -113,6 +113,46 @@ struct RevocationTests {
         }
     }
 
+    /// Introspection answers a repeated question from its cache, but never past the token's `exp`
+    /// and never after a revocation: one written here or, through the change feed, on another node.
+    @Test func introspectionCacheNeverOutlivesTheTokenOrItsRevocation() async throws {
+        try await TestServices.with { t in
+            try await t.user("fay")
+            let secret = try await t.client("web")
+            let web = try #require(try await t.services.clients.store.find(clientID: "web")?.client)
+            let introspection = t.services.introspection
+            func object(_ bytes: [UInt8]) throws -> [String: Any] {
+                try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            }
+            let first = try await t.login("fay", client: "web")
+            let answer = try await introspection.answer(token: first.accessToken, client: web)
+            #expect(try object(answer)["active"] as? Bool == true)
+            #expect(try await introspection.answer(token: first.accessToken, client: web) == answer)
+            let exp = try #require(try object(answer)["exp"] as? Int)
+            #expect(try object(try await introspection.answer(token: first.accessToken, client: web, now: exp - 1))["active"] as? Bool == true)
+            #expect(try object(try await introspection.answer(token: first.accessToken, client: web, now: exp)).keys.sorted() == ["active"],
+                    "inactive from its exp on, though cached and within the verifier's clock leeway")
+
+            // Another node revokes: the row appears in PostgreSQL and the feed announces the table.
+            let claims = try DecodedJWT(first.accessToken).claims
+            _ = try await t.database.column(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (\(claims["jti"] as! String), to_timestamp(\(exp))) RETURNING jti",
+                as: String.self)
+            #expect(try await introspection.answer(token: first.accessToken, client: web) == answer, "not announced yet")
+            await t.database.changes.changed(.revokedTokens)
+            #expect(try object(try await introspection.answer(token: first.accessToken, client: web))["active"] as? Bool == false)
+
+            // Revoked here: the next answer over HTTP already says so.
+            let second = try await t.login("fay", client: "web")
+            try await Application(router: try buildPublicRouter(t.services)).test(.router) { client in
+                #expect(try await client.introspect(second.accessToken, basic: ("web", secret))["active"] as? Bool == true)
+                #expect(try await client.introspect(second.accessToken, basic: ("web", secret))["active"] as? Bool == true)
+                _ = try await client.form("/oauth2/revoke", [("token", second.refreshToken!)], basic: ("web", secret))
+                #expect(try await client.introspect(second.accessToken, basic: ("web", secret))["active"] as? Bool == false)
+            }
+        }
+    }
+
     /// Every way a token can be not quite ours (RFC 8725) must come back `active: false`.
     @Test func forgedExpiredAndMisTypedTokensAreInactive() async throws {
         try await TestServices.with { t in

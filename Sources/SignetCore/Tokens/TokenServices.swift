@@ -37,7 +37,8 @@ public struct TokenServices: Sendable {
         revocations = Revocations(
             store: RevocationStore(database: database), sessions: sessions, verifier: verifier, masterKey: masterKey, settings: settings,
             metrics: environment.metrics)
-        introspection = Introspection(verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings)
+        introspection = Introspection(
+            verifier: verifier, sessions: sessions, masterKey: masterKey, settings: settings, changes: database.changes)
         signIn = BrowserSignIn(
             users: environment.users, clients: clients, verifier: verifier, secondFactor: secondFactor, database: database,
             settings: settings, metrics: environment.metrics)

@@ -35,7 +35,9 @@ struct TokenManagementController: Sendable {
         guard client.isConfidential else {
             throw SignetError(.invalidClient, "introspection needs a confidential client")
         }
-        let result = try await services.introspection.introspect(token: try parameters.required("token"), client: client)
-        return try jsonResponse(result, headers: [.cacheControl: "no-store", .pragma: "no-cache"])
+        let answer = try await services.introspection.answer(token: try parameters.required("token"), client: client)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: answer)))
     }
 }
