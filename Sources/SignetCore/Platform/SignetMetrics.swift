@@ -10,7 +10,14 @@ public struct SignetMetrics: Sendable {
     private let requestHandles = RequestHandles()
 
     private final class RequestHandles: Sendable {
-        let byKey = Mutex<[String: (Counter, Timer)]>([:])
+        let byKey = Mutex<[Key: (Counter, Timer)]>([:])
+    }
+
+    /// What tells the per-request metric objects apart; hashed as it is, with no string made per request.
+    private struct Key: Hashable {
+        let route: String
+        let method: String
+        let status: Int
     }
 
     public init(factory: any MetricsFactory) {
@@ -58,7 +65,7 @@ public struct SignetMetrics: Sendable {
     }
 
     public func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(method) \(status) \(route)"
+        let key = Key(route: route, method: method, status: status)
         let (counter, timer) = requestHandles.byKey.withLock { handles in
             if let found = handles[key] { return found }
             let made = (

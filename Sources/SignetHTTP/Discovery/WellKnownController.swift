@@ -1,14 +1,29 @@
 import Foundation
 import Hummingbird
 import SignetCore
+import Synchronization
 
 /// The documents gateways and client libraries fetch: the JWKS (RFC 7517), served from the key
 /// ring's pre-encoded bytes with a strong ETag, and the discovery metadata (OIDC Discovery 1.0 /
-/// RFC 8414), encoded once at start-up.
+/// RFC 8414), encoded once at start-up. Both answers are made once (body buffer and header
+/// fields) and handed out as they are: a request costs the look-up, not an encoding.
 struct WellKnownController: Sendable {
     let keys: KeyRing
     let discovery: ByteBuffer
     let jwksMaxAge: Int
+    /// The JWKS answer for the key set last seen, rebuilt when its ETag changes (a rotation).
+    private let prepared = PreparedJWKS()
+
+    private final class PreparedJWKS: Sendable {
+        struct Answer: Sendable {
+            let etag: String
+            let body: ByteBuffer
+            let headers: HTTPFields
+            let notModifiedHeaders: HTTPFields
+        }
+
+        let answer = Mutex<Answer?>(nil)
+    }
 
     init(keys: KeyRing, settings: Settings) throws {
         self.keys = keys
@@ -31,19 +46,31 @@ struct WellKnownController: Sendable {
         } catch {
             throw HTTPError(.serviceUnavailable, message: "signing keys are not available")
         }
-        var headers: HTTPFields = [.cacheControl: "public, max-age=\(jwksMaxAge)", .eTag: keySet.etag]
-        if let tags = request.headers[.ifNoneMatch], Self.matches(tags, etag: keySet.etag) {
-            return Response(status: .notModified, headers: headers)
+        let answer = self.answer(for: keySet)
+        if let tags = request.headers[.ifNoneMatch], Self.matches(tags, etag: answer.etag) {
+            return Response(status: .notModified, headers: answer.notModifiedHeaders)
         }
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: keySet.jwks)))
+        return Response(status: .ok, headers: answer.headers, body: .init(byteBuffer: answer.body))
+    }
+
+    private func answer(for keySet: KeySet) -> PreparedJWKS.Answer {
+        prepared.answer.withLock { answer in
+            if let answer, answer.etag == keySet.etag { return answer }
+            let notModified: HTTPFields = [.cacheControl: "public, max-age=\(jwksMaxAge)", .eTag: keySet.etag]
+            var headers = notModified
+            headers[.contentType] = "application/json"
+            let made = PreparedJWKS.Answer(
+                etag: keySet.etag, body: ByteBuffer(data: keySet.jwks), headers: headers, notModifiedHeaders: notModified)
+            answer = made
+            return made
+        }
     }
 
     @Sendable func metadata(_ request: Request, context: SignetRequestContext) async throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
-            body: .init(byteBuffer: discovery))
+        Response(status: .ok, headers: Self.metadataHeaders, body: .init(byteBuffer: discovery))
     }
+
+    private static let metadataHeaders: HTTPFields = [.contentType: "application/json", .cacheControl: "public, max-age=3600"]
 
     /// `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag equal to ours
     /// with or without `W/`.

@@ -22,15 +22,25 @@ public enum RequestID {
         {
             return incoming
         }
-        let next = counter.add(1, ordering: .relaxed).newValue
-        return prefix + String(next, radix: 16).leftPadded(to: 12)
+        var next = UInt64(truncatingIfNeeded: counter.add(1, ordering: .relaxed).newValue) & 0xFFFF_FFFF_FFFF
+        // Written in place: 12 hex digits of the prefix, a hyphen, 12 of the counter.
+        return String(unsafeUninitializedCapacity: prefix.count + 12) { buffer in
+            _ = buffer.initialize(from: prefix)
+            for index in stride(from: prefix.count + 11, through: prefix.count, by: -1) {
+                buffer[index] = hexDigits[Int(next & 0xF)]
+                next >>= 4
+            }
+            return prefix.count + 12
+        }
     }
 
-    private static let prefix: String = {
+    private static let prefix: [UInt8] = {
         var generator = SystemRandomNumberGenerator()
         let random: UInt64 = generator.next() & 0xFFFF_FFFF_FFFF
-        return String(random, radix: 16).leftPadded(to: 12) + "-"
+        return Array((String(random, radix: 16).leftPadded(to: 12) + "-").utf8)
     }()
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     private static let counter = Atomic<Int>(0)
 }
