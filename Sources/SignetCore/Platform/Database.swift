@@ -49,6 +49,13 @@ public struct Database: Sendable {
         try await tracked { try await client.query(query, logger: logger, file: file, line: line) }
     }
 
+    /// Runs a named prepared statement: parsed and planned once per pooled connection.
+    public func execute<Statement: PostgresPreparedStatement>(
+        _ statement: Statement, logger: Logger, file: String = #fileID, line: Int = #line
+    ) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, Statement.Row> {
+        try await tracked { try await client.execute(statement, logger: logger, file: file, line: line) }
+    }
+
     /// Runs `body` in one transaction on one pooled connection.
     public func withTransaction<T>(logger: Logger, _ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
         try await tracked { try await client.withTransaction(logger: logger, body) }

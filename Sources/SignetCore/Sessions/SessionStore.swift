@@ -42,25 +42,11 @@ public struct SessionStore: Sendable {
         sessionID: UUID, presentedCounter: Int64, clientID: String, idleLifetime: Int, graceSeconds: Int,
         dpopJKT: String? = nil, origin: RequestOrigin
     ) async throws -> Rotation {
-        let rows = try await database.query(
-            """
-            WITH rotated AS (
-                UPDATE sessions s
-                SET refresh_counter = s.refresh_counter + 1, last_refreshed_at = now(), last_used_at = now()
-                FROM users u
-                WHERE s.id = \(sessionID) AND s.refresh_counter = \(presentedCounter) AND s.client_id = \(clientID)
-                  AND u.id = s.user_id AND \(unescaped: Self.refreshable(idleSeconds: idleLifetime))
-                  AND (s.dpop_jkt IS NULL OR s.dpop_jkt = \(dpopJKT))
-                RETURNING \(unescaped: SessionRow.columns), u.roles
-            ), audit AS (
-                \(unescaped: AuditLog.insert)
-                SELECT 'token_refreshed', user_id, \(clientID), \(sessionID), \(origin.remoteAddress), '{}'::jsonb FROM rotated
-            )
-            SELECT * FROM rotated
-            """, logger: logger)
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            return .rotated(try SessionRow(cells).grant(roles: try cells["roles"].decode([String].self)))
+        let rotated = try await database.execute(RotationStatement(
+            sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleSeconds: idleLifetime,
+            dpopJKT: dpopJKT, remoteAddress: origin.remoteAddress), logger: logger)
+        for try await grant in rotated {
+            return .rotated(grant)
         }
         return try await diagnose(
             sessionID: sessionID, presentedCounter: presentedCounter, clientID: clientID, idleLifetime: idleLifetime,

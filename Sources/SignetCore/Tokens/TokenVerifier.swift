@@ -104,32 +104,10 @@ public struct TokenVerifier: Sendable {
         let userID = claims.userID
         if claims.isUserToken && userID == nil { return false }
         if !claims.isUserToken && sessionID != nil { return false }
-        // Every token needs its client; a user's token also its user (enabled, and for a token
-        // without a session not cut off: whole-second `iat`, so the cut-off's own second counts
-        // as before it); a session's token its session, not ended (SessionStore.notEnded) — a
-        // refresh family, or for the code flow the browser session (BrowserSessionStore.notEnded)
-        // together with the client's refresh family from it (revoking that family, e.g. with
-        // RFC 7009, ends the access tokens too, as it does for the password grant's).
-        let rows = try await database.query(
-            """
-            SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(claims.jti))
-              AND EXISTS (SELECT 1 FROM clients WHERE client_id = \(claims.client_id))
-              AND (\(sessionID)::uuid IS NULL OR EXISTS (
-                    SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                    WHERE s.id = \(sessionID) AND s.user_id = \(userID) AND s.client_id = \(claims.client_id)
-                      AND \(unescaped: SessionStore.notEnded)) OR EXISTS (
-                    SELECT 1 FROM browser_sessions b JOIN users u ON u.id = b.user_id
-                    WHERE b.id = \(sessionID) AND b.user_id = \(userID) AND \(unescaped: BrowserSessionStore.notEnded)
-                      -- and the client's refresh family from that sign-in, if it has one, not revoked
-                      AND (NOT EXISTS (SELECT 1 FROM sessions f WHERE f.browser_session_id = b.id AND f.client_id = \(claims.client_id))
-                           OR EXISTS (SELECT 1 FROM sessions f WHERE f.browser_session_id = b.id AND f.client_id = \(claims.client_id)
-                                        AND f.revoked_at IS NULL))))
-              AND (\(userID)::uuid IS NULL OR EXISTS (
-                    SELECT 1 FROM users u WHERE u.id = \(userID) AND NOT u.disabled
-                      AND (\(sessionID)::uuid IS NOT NULL OR u.tokens_valid_after IS NULL
-                           OR to_timestamp(\(claims.iat)) > date_trunc('second', u.tokens_valid_after))))
-            """, logger: logger)
-        for try await live in rows.decode(Bool.self) { return live }
+        let rows = try await database.execute(
+            LivenessStatement(jti: claims.jti, clientID: claims.client_id, sessionID: sessionID, userID: userID, issuedAt: claims.iat),
+            logger: logger)
+        for try await live in rows { return live }
         return false
     }
 
