@@ -140,41 +140,12 @@ public struct AuthorizationCodeStore: Sendable {
         _ code: SecretToken, clientID: String, redirectURI: String?, verifierChallenge: String?, issued: Issued,
         origin: RequestOrigin
     ) async throws -> Exchange {
-        let rows = try await database.query(
-            """
-            WITH used AS (
-                UPDATE authorization_codes c
-                SET used_at = now(), session_id = \(issued.familyID), access_token_jti = \(issued.accessTokenJTI),
-                    access_token_expires_at = \(issued.accessTokenExpiresAt)
-                FROM browser_sessions b, users u
-                WHERE c.code_hash = \(code.hash) AND c.used_at IS NULL AND c.expires_at > now()
-                  AND c.client_id = \(clientID) AND c.redirect_uri = \(redirectURI)
-                  AND c.code_challenge IS NOT DISTINCT FROM \(verifierChallenge)
-                  AND b.id = c.browser_session_id AND u.id = c.user_id AND b.user_id = u.id
-                  AND \(unescaped: BrowserSessionStore.notEnded)
-                RETURNING c.browser_session_id, c.scope, c.nonce, c.auth_time, c.amr, c.acr, u.token_generation,
-                          u.id AS user_id, u.username, u.email, u.roles, u.disabled, u.created_at
-            ), family AS (
-                INSERT INTO sessions (id, user_id, client_id, scope, auth_time, created_at, last_used_at, expires_at,
-                                      user_generation, browser_session_id, amr, acr, dpop_jkt)
-                SELECT \(issued.familyID), user_id, \(clientID), scope, auth_time, now(), now(),
-                       now() + make_interval(secs => \(issued.familyLifetime)::int), token_generation, browser_session_id, amr, acr,
-                       \(issued.dpopJKT)
-                FROM used WHERE \(issued.familyID)::uuid IS NOT NULL
-            )
-            SELECT * FROM used
-            """, logger: logger)
-        for try await row in rows {
-            let cells = row.makeRandomAccess()
-            let user = User(
-                id: try cells["user_id"].decode(UUID.self), username: try cells["username"].decode(String.self),
-                email: try cells["email"].decode(String?.self), roles: try cells["roles"].decode([String].self),
-                disabled: try cells["disabled"].decode(Bool.self), createdAt: try cells["created_at"].decode(Date.self))
-            return .exchanged(Grant(
-                user: user, browserSessionID: try cells["browser_session_id"].decode(UUID.self),
-                scope: try cells["scope"].decode(String.self), nonce: try cells["nonce"].decode(String?.self),
-                authTime: try cells["auth_time"].decode(Date.self), amr: try cells["amr"].decode([String].self),
-                acr: try cells["acr"].decode(String.self)))
+        let rows = try await database.execute(
+            CodeExchangeStatement(
+                codeHash: code.hash, clientID: clientID, redirectURI: redirectURI, verifierChallenge: verifierChallenge, issued: issued),
+            logger: logger)
+        for try await grant in rows {
+            return .exchanged(grant)
         }
         return try await diagnose(code, clientID: clientID, redirectURI: redirectURI, verifierChallenge: verifierChallenge, origin: origin)
     }
