@@ -57,35 +57,12 @@ public struct AuthorizationCodeStore: Sendable {
             (secretHash, consentTo) = (secret.hash, scopes)
             if let roles { rolesNeedingTwo = roles } else { anyoneNeedsTwo = true }
         }
-        let rows = try await database.query(
-            """
-            WITH session AS (
-                SELECT b.id, b.user_id, b.auth_time, b.amr, b.acr, b.last_seen_at
-                FROM browser_sessions b JOIN users u ON u.id = b.user_id
-                WHERE (b.id = \(sessionID) OR b.secret_hash = \(secretHash))
-                  AND \(unescaped: BrowserSessionStore.live(idleSeconds: idleSeconds))
-                  AND (\(consentTo)::text[] IS NULL OR coalesce(
-                        (SELECT c.scopes FROM consents c WHERE c.user_id = u.id AND c.client_id = \(binding.clientID)), '{}'
-                      ) @> \(consentTo)::text[])
-                  AND (b.acr = '2' OR NOT (\(anyoneNeedsTwo) OR u.roles && \(rolesNeedingTwo)::text[]))
-            ), touched AS (
-                UPDATE browser_sessions b SET last_seen_at = now()
-                FROM session s WHERE b.id = s.id AND s.last_seen_at < now() - interval '30 seconds'
-            ), code AS (
-                INSERT INTO authorization_codes (code_hash, client_id, user_id, browser_session_id, redirect_uri, code_challenge,
-                                                 nonce, scope, auth_time, amr, acr, expires_at)
-                SELECT \(code.hash), \(binding.clientID), user_id, id, \(binding.redirectURI), \(binding.codeChallenge),
-                       \(binding.nonce), \(binding.scope), auth_time, amr, acr, now() + make_interval(secs => \(lifetime)::int)
-                FROM session
-                RETURNING user_id, browser_session_id
-            ), audit AS (
-                \(unescaped: AuditLog.insert)
-                SELECT 'code_issued', user_id, \(binding.clientID), browser_session_id, \(remoteAddress),
-                       jsonb_build_object('scope', \(binding.scope)::text)
-                FROM code
-            )
-            SELECT user_id FROM code
-            """, logger: logger)
+        let rows = try await database.execute(
+            CodeIssueStatement(
+                sessionID: sessionID, secretHash: secretHash, idleSeconds: idleSeconds, consentTo: consentTo,
+                anyoneNeedsTwo: anyoneNeedsTwo, rolesNeedingTwo: rolesNeedingTwo, codeHash: code.hash, binding: binding,
+                lifetime: lifetime, remoteAddress: remoteAddress),
+            logger: logger)
         for try await _ in rows { return true }
         return false
     }
