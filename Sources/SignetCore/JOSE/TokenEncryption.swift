@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How a client wants a kind of token encrypted (OIDC Registration's `*_encrypted_response_alg`
 /// and `*_enc`): the key-management algorithm and the content encryption.
@@ -30,10 +31,26 @@ public struct TokenEncryption: Sendable, Equatable {
 
     /// `token` (a signed JWT) encrypted to the client's key for this algorithm, as a nested JWT.
     public func encrypt(_ token: String, jwks: String?) throws -> String {
-        guard let jwks, let set = try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any] else {
-            throw JWE.Failure("the client has no jwks")
-        }
-        let key = try EncryptionKey.select(from: set, for: algorithm)
+        guard let jwks else { throw JWE.Failure("the client has no jwks") }
+        let key = try Self.recipientKey(in: jwks, for: algorithm)
         return try JWE.encrypt(Array(token.utf8), to: key, algorithm: algorithm, encryption: encryption, contentType: "JWT")
     }
+
+    /// The recipient key chosen from a client's JWK Set, parsed once per set and algorithm (the
+    /// set is the client's registered text: a new registration is a new key).
+    static func recipientKey(in jwks: String, for algorithm: JWE.KeyAlgorithm) throws -> EncryptionKey {
+        let cacheKey = algorithm.rawValue + " " + jwks
+        if let key = recipientKeys.withLock({ $0[cacheKey] }) { return key }
+        guard let set = try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any] else {
+            throw JWE.Failure("the client's jwks is not a JSON object")
+        }
+        let key = try EncryptionKey.select(from: set, for: algorithm)
+        recipientKeys.withLock { keys in
+            if keys.count >= 1_000 { keys.removeAll(keepingCapacity: true) }
+            keys[cacheKey] = key
+        }
+        return key
+    }
+
+    private static let recipientKeys = Mutex<[String: EncryptionKey]>([:])
 }
