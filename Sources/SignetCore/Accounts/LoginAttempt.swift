@@ -16,4 +16,6 @@ public struct LoginAttempt: Sendable, Equatable {
     var source: String
     var sourceLock: Date?
     var accountLock: Date?
+    /// Whether the user had TOTP set up when the attempt began (read by the same statement).
+    var hasTOTP: Bool
 }

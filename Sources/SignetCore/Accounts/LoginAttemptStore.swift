@@ -18,17 +18,17 @@ public struct LoginAttemptStore: Sendable {
         let rows = try await database.query(
             """
             SELECT id, username, email, roles, disabled, created_at, password_hash, token_generation, admitted,
-                   source_lock, account_lock
+                   source_lock, account_lock, EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = a.id)
             FROM login_attempt_begin(\(username), \(source), \(lockout.threshold)::int, \(lockout.accountThreshold)::int,
-                                     \(Double(lockout.baseSeconds)), \(Double(lockout.maximumSeconds)))
+                                     \(Double(lockout.baseSeconds)), \(Double(lockout.maximumSeconds))) a
             """, logger: logger)
-        for try await (id, name, email, roles, disabled, created, hash, generation, admitted, sourceLock, accountLock) in rows.decode(
-            (UUID, String, String?, [String], Bool, Date, String, Int64, Bool, Date?, Date?).self)
+        for try await (id, name, email, roles, disabled, created, hash, generation, admitted, sourceLock, accountLock, hasTOTP)
+            in rows.decode((UUID, String, String?, [String], Bool, Date, String, Int64, Bool, Date?, Date?, Bool).self)
         {
             return LoginAttempt(
                 user: User(id: id, username: name, email: email, roles: roles, disabled: disabled, createdAt: created),
                 admitted: admitted, passwordHash: hash, generation: generation, source: source,
-                sourceLock: sourceLock, accountLock: accountLock)
+                sourceLock: sourceLock, accountLock: accountLock, hasTOTP: hasTOTP)
         }
         return nil
     }

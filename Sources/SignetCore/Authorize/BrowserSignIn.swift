@@ -114,7 +114,7 @@ public struct BrowserSignIn: Sendable {
             failureEvent: AuditEvent("login_failed", clientID: client.clientID, remoteAddress: origin.remoteAddress, detail: detail),
             metrics: metrics
         ) { attempt -> PasswordStep? in
-            let hasTOTP = try await secondFactor.status(userID: attempt.user.id).totp
+            let hasTOTP = attempt.hasTOTP
             if hasTOTP || wantsSecondFactor
                 || secondFactor.isRequired(user: attempt.user, client: client, demanded: request.demandsSecondFactor) {
                 return .challenged(try await startSecondFactor(

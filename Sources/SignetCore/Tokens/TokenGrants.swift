@@ -72,7 +72,7 @@ public struct TokenGrants: Sendable {
         of attempt: LoginAttempt, client: Client, totp: String?, origin: RequestOrigin
     ) async throws -> (amr: [String], acr: String) {
         let userID = attempt.user.id
-        guard try await secondFactor.status(userID: userID).totp else {
+        guard attempt.hasTOTP else {
             if client.requireMFA { throw SignetError.secondFactorNotSetUp }
             return (["pwd"], "1")
         }
