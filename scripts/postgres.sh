@@ -9,6 +9,8 @@
 #   SIGNET_PG_MAX_CONNECTIONS  server connection limit (default: 200)
 #   SIGNET_PG_FSYNC  on|off (default: on); off trades crash safety for speed,
 #                    meant for throwaway clusters
+#   SIGNET_PG_STAT_STATEMENTS  on|off (default: off); on loads pg_stat_statements
+#                    (with planning times), for benchmarks that read per-statement costs
 #   SIGNET_PG_STATEMENT_TIMEOUT_SECONDS  bounds every statement, and lock waits to
 #                    an eighth of it, so a test that leaves a lock behind fails
 #                    instead of hanging the run (default: 0, no bound)
@@ -26,6 +28,7 @@ PORT=${SIGNET_PG_PORT:-54329}
 FSYNC=${SIGNET_PG_FSYNC:-on}
 MAX_CONNECTIONS=${SIGNET_PG_MAX_CONNECTIONS:-200}
 STATEMENT_TIMEOUT=${SIGNET_PG_STATEMENT_TIMEOUT_SECONDS:-0}
+STAT_STATEMENTS=${SIGNET_PG_STAT_STATEMENTS:-off}
 DB_NAME=signet
 DB_ROLE=signet
 PG_BIN=""
@@ -35,6 +38,7 @@ if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
     die "SIGNET_PG_PORT must be a TCP port number, got '$PORT'"
 fi
 case $FSYNC in on | off) ;; *) die "SIGNET_PG_FSYNC must be on or off, got '$FSYNC'" ;; esac
+case $STAT_STATEMENTS in on | off) ;; *) die "SIGNET_PG_STAT_STATEMENTS must be on or off, got '$STAT_STATEMENTS'" ;; esac
 [[ $MAX_CONNECTIONS =~ ^[0-9]+$ ]] || die "SIGNET_PG_MAX_CONNECTIONS must be a number, got '$MAX_CONNECTIONS'"
 [[ $STATEMENT_TIMEOUT =~ ^[0-9]+$ ]] ||
     die "SIGNET_PG_STATEMENT_TIMEOUT_SECONDS must be a number of seconds, got '$STATEMENT_TIMEOUT'"
@@ -162,6 +166,9 @@ max_connections = $MAX_CONNECTIONS
 statement_timeout = '${STATEMENT_TIMEOUT}s'
 lock_timeout = '$((STATEMENT_TIMEOUT / 8))s'
 EOF
+    if [[ $STAT_STATEMENTS == on ]]; then
+        printf '%s\n' "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track_planning = on" >>"$PG_DIR/signet.conf"
+    fi
     if ! grep -qxF "include_if_exists = 'signet.conf'" "$PG_DIR/postgresql.conf"; then
         printf '\n%s\n' "include_if_exists = 'signet.conf'" >>"$PG_DIR/postgresql.conf"
     fi
