@@ -158,3 +158,30 @@ struct KeyRingTests {
         }
     }
 }
+
+@Suite("base64url", .timeLimit(.minutes(1)))
+struct Base64URLTests {
+    @Test func decodesWhatItEncodesAtEveryLength() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...70 {
+            let bytes = Data((0..<length).map { _ in generator.next() as UInt8 })
+            let text = bytes.base64URLEncodedString()
+            #expect(Data(base64URLEncoded: text) == bytes, "length \(length)")
+            let standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+                + String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+            #expect(Data(base64Encoded: standard) == bytes, "agrees with Foundation's decoder at length \(length)")
+        }
+    }
+
+    @Test(arguments: ["A", "AAAAA", "AB", "AAB", "+/8", "AA==", "AA=", "AA A", "é", "AA\u{0}A", "AAA\n"])
+    func refusesOtherAlphabetsLengthsAndNonCanonicalText(text: String) {
+        #expect(Data(base64URLEncoded: text) == nil)
+    }
+
+    @Test func acceptsTheCanonicalShortForms() {
+        #expect(Data(base64URLEncoded: "") == Data())
+        #expect(Data(base64URLEncoded: "AA") == Data([0]))
+        #expect(Data(base64URLEncoded: "AAE") == Data([0, 1]))
+        #expect(Data(base64URLEncoded: "-_8") == Data([0xFB, 0xFF]))
+    }
+}

@@ -74,17 +74,51 @@ extension Data {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Decodes unpadded base64url; `nil` for any other alphabet.
+    /// Decodes unpadded base64url; `nil` for any other alphabet, a length no encoding has, or
+    /// leftover bits that are not zero (only the canonical text of a value is accepted). Decoded
+    /// in one pass over the UTF-8 (tokens, proofs and JWT headers pass through here on every request).
     public init?(base64URLEncoded text: String) {
-        guard text.utf8.allSatisfy({ $0.isBase64URL }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        self.init(base64Encoded: base64)
+        var text = text
+        guard let bytes = text.withUTF8({ Self.decodeBase64URL($0) }) else { return nil }
+        self.init(bytes)
     }
-}
 
-extension UInt8 {
-    fileprivate var isBase64URL: Bool {
-        (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) || (0x30...0x39).contains(self) || self == 0x2D || self == 0x5F
+    private static func decodeBase64URL(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let remainder = text.count % 4
+        guard remainder != 1 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.count / 4 * 3 + 2)
+        var index = 0
+        while index + 4 <= text.count {
+            let a = base64URLValues[Int(text[index])], b = base64URLValues[Int(text[index + 1])]
+            let c = base64URLValues[Int(text[index + 2])], d = base64URLValues[Int(text[index + 3])]
+            guard (a | b | c | d) & 0x80 == 0 else { return nil }
+            bytes.append(a << 2 | b >> 4)
+            bytes.append(b << 4 | c >> 2)
+            bytes.append(c << 6 | d)
+            index += 4
+        }
+        if remainder >= 2 {
+            let a = base64URLValues[Int(text[index])], b = base64URLValues[Int(text[index + 1])]
+            let c = remainder == 3 ? base64URLValues[Int(text[index + 2])] : 0
+            guard (a | b | c) & 0x80 == 0 else { return nil }
+            bytes.append(a << 2 | b >> 4)
+            if remainder == 3 {
+                guard c & 0x03 == 0 else { return nil }
+                bytes.append(b << 4 | c >> 2)
+            } else {
+                guard b & 0x0F == 0 else { return nil }
+            }
+        }
+        return bytes
     }
+
+    /// Each byte's value in the base64url alphabet, 0xFF for bytes outside it.
+    private static let base64URLValues: [UInt8] = {
+        var values = [UInt8](repeating: 0xFF, count: 256)
+        for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() {
+            values[Int(character)] = UInt8(value)
+        }
+        return values
+    }()
 }
