@@ -34,26 +34,14 @@ public struct AuditLog: Sendable {
 
     /// Events newest first, optionally only one user's or one type, `limit` at a time before `beforeID`.
     public func events(userID: UUID? = nil, type: String? = nil, beforeID: Int64? = nil, limit: Int = 100) async throws -> [Entry] {
-        // Only the filters asked for are in the statement, so the planner sees `user_id = $2` or
-        // `type = $2` and walks the matching (…, id DESC) index instead of filtering the newest ids.
-        var binds = PostgresBindings(capacity: 4)
-        binds.append(beforeID ?? Int64.max)
-        var conditions = ["id < $1"]
-        if let userID {
-            binds.append(userID)
-            conditions.append("user_id = $\(binds.count)")
-        }
-        if let type {
-            binds.append(type)
-            conditions.append("type = $\(binds.count)")
-        }
-        binds.append(Int64(limit))
-        let rows = try await database.query(PostgresQuery(
-            unsafeSQL: """
-                SELECT id, at, type, user_id, client_id, session_id, remote_addr, detail::text FROM audit_events
-                WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT $\(binds.count)
-                """,
-            binds: binds), logger: logger)
+        let rows = try await database.query(
+            """
+            SELECT id, at, type, user_id, client_id, session_id, remote_addr, detail::text FROM audit_events
+            WHERE (\(userID?.uuidString ?? "")::text = '' OR user_id = \(userID))
+              AND (\(type ?? "") = '' OR type = \(type ?? ""))
+              AND id < \(beforeID ?? Int64.max)
+            ORDER BY id DESC LIMIT \(limit)
+            """, logger: logger)
         var entries: [Entry] = []
         for try await (id, at, type, user, client, session, remote, detail) in rows.decode(
             (Int64, Date, String, UUID?, String?, UUID?, String?, String).self)
