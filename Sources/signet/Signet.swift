@@ -2,8 +2,6 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import SignetCore
 import SignetHTTP
 
@@ -24,12 +22,6 @@ struct Signet: AsyncParsableCommand {
             command = try parseAsRoot()
         } catch {
             exit(withError: error)
-        }
-        if command is Serve {
-            // Tasks run on the event loops that read the requests, instead of hopping to Swift
-            // concurrency's own pool and back for every handler, database answer and response.
-            // Blocking work never runs there: Argon2id hashes on its own thread pool.
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         do {
             if var command = command as? AsyncParsableCommand {
