@@ -183,7 +183,7 @@ public final class KeyRing: Service, Sendable {
     }
 
     /// A new key pair, made on NIO's blocking-work pool: an RSA key takes tens to hundreds of
-    /// milliseconds, and the tasks of `signet serve` run on the event loops.
+    /// milliseconds, which would hold one of the few threads of Swift concurrency's pool.
     private func makeKey(_ algorithm: SigningAlgorithm) async throws -> NewSigningKey {
         let key = try await NIOThreadPool.singleton.runIfActive { try SigningKeyMaterial.generate(algorithm) }
         let jwk = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
