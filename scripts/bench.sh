@@ -391,6 +391,12 @@ wrk_run() {
             FROM pg_stat_statements WHERE calls > 0 ORDER BY total_plan_time + total_exec_time DESC LIMIT 8" \
             >"$results_dir/pg-statements-$name.txt" || true
         sed -i '1i calls | plans | mean plan µs | mean execution µs | rows | statement' "$results_dir/pg-statements-$name.txt"
+        # Updates so far, and how many were HOT (no index entry written: the rotation touches no
+        # indexed column of sessions, and the page had room).
+        pg_psql -F ' | ' -c "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+            WHERE relname IN ('sessions', 'browser_sessions', 'authorization_codes', 'users') ORDER BY relname" |
+            sed '1i\
+table | updates | HOT updates' >>"$results_dir/pg-statements-$name.txt" || true
     fi
     if [[ -n $perf_pid ]]; then
         stop_pid "$perf_pid" INT
