@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import JWTKit
 import Logging
-import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -182,10 +181,8 @@ public final class KeyRing: Service, Sendable {
         }
     }
 
-    /// A new key pair, made on NIO's blocking-work pool: an RSA key takes tens to hundreds of
-    /// milliseconds, which would hold one of the few threads of Swift concurrency's pool.
-    private func makeKey(_ algorithm: SigningAlgorithm) async throws -> NewSigningKey {
-        let key = try await NIOThreadPool.singleton.runIfActive { try SigningKeyMaterial.generate(algorithm) }
+    private func makeKey(_ algorithm: SigningAlgorithm) throws -> NewSigningKey {
+        let key = try SigningKeyMaterial.generate(algorithm)
         let jwk = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
         return NewSigningKey(kid: key.kid, algorithm: key.algorithm, sealed: try key.sealed(with: box), publicJWK: jwk)
     }

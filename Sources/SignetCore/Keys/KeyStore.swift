@@ -42,13 +42,13 @@ public struct KeyStore: Sendable {
     /// is one read; keys are made before the lock is taken (an RSA key takes a while).
     @discardableResult
     public func ensureCurrentAndNext(
-        algorithms: [SigningAlgorithm], make: (SigningAlgorithm) async throws -> NewSigningKey
+        algorithms: [SigningAlgorithm], make: (SigningAlgorithm) throws -> NewSigningKey
     ) async throws -> Bool {
         let present = try await Self.states(on: database, logger: logger)
         let missing = algorithms.filter { !present.contains($0.rawValue + "/current") || !present.contains($0.rawValue + "/next") }
         if missing.isEmpty { return false }
         var made: [SigningAlgorithm: [NewSigningKey]] = [:]
-        for algorithm in missing { made[algorithm] = [try await make(algorithm), try await make(algorithm)] }
+        for algorithm in missing { made[algorithm] = [try make(algorithm), try make(algorithm)] }
         return try await database.withTransaction(logger: logger) { connection in
             try await Self.lock(connection, logger: logger)
             var states: Set<String> = []
@@ -126,10 +126,9 @@ public struct KeyStore: Sendable {
         expectedCurrent: String? = nil,
         minimumNextAge: Int,
         retiredPublishSeconds: Int,
-        make: (SigningAlgorithm) async throws -> NewSigningKey
+        make: (SigningAlgorithm) throws -> NewSigningKey
     ) async throws -> RotationResult {
-        var newKeys: [NewSigningKey] = []
-        for algorithm in algorithms { newKeys.append(try await make(algorithm)) }
+        let newKeys = try algorithms.map { try make($0) }
         return try await database.withTransaction(logger: logger) { connection in
             try await Self.lock(connection, logger: logger)
             var currents: [String: String] = [:], youngestNext = Int.max
