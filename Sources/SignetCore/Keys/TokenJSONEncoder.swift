@@ -46,12 +46,7 @@ extension AccessTokenClaims: JSONWritable {
         if aud.value.count == 1 { writer.string(aud.value[0]) } else { writer.strings(aud.value) }
         writer.member("auth_time", auth_time)
         writer.member("client_id", client_id)
-        if let cnf {
-            writer.key("cnf")
-            writer.beginObject()
-            writer.member("jkt", cnf.jkt)
-            writer.endObject()
-        }
+        writer.member("cnf", cnf)
         writer.member("exp", exp)
         writer.member("iat", iat)
         writer.member("iss", iss)
@@ -84,6 +79,14 @@ extension IDTokenClaims: JSONWritable {
         writer.member("preferred_username", preferred_username)
         writer.member("sid", sid)
         writer.member("sub", sub)
+        writer.endObject()
+    }
+}
+
+extension AccessTokenClaims.Confirmation: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.member("jkt", jkt)
         writer.endObject()
     }
 }

@@ -106,13 +106,6 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
-    /// JSON text made elsewhere (e.g. a pre-encoded document), inserted as one value.
-    public mutating func raw(_ json: some Collection<UInt8>) {
-        separate()
-        bytes.append(contentsOf: json)
-        needsComma = true
-    }
-
     // Members whose `nil` value leaves them out, as `Encodable`'s synthesized conformances do.
 
     public mutating func member(_ name: StaticString, _ value: String?) {
@@ -137,6 +130,12 @@ public struct JSONWriter: Sendable {
         guard let values else { return }
         key(name)
         strings(values)
+    }
+
+    public mutating func member(_ name: StaticString, _ value: (some JSONWritable)?) {
+        guard let value else { return }
+        key(name)
+        value.write(to: &self)
     }
 
     private mutating func separate() {

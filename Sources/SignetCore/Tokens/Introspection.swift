@@ -11,8 +11,9 @@ public struct Introspection: Sendable {
     /// The encoded answers for access tokens found active, by SHA-256 of the token, each until
     /// the token's `exp`: a resource server asking again about the same token costs a hash and a
     /// look-up. Any change to the revocation state, on any node, empties it (as it does the
-    /// verifier's liveness cache), so a revoked token is never answered from here.
-    let answers = InvalidatedCache<SHA256Digest, CachedAnswer>(capacity: 100_000)
+    /// verifier's liveness cache), so a revoked token is never answered from here. An answer is
+    /// about a kilobyte: 10,000 of them bound the cache near 10 MiB.
+    let answers = InvalidatedCache<SHA256Digest, CachedAnswer>(capacity: 10_000)
 
     struct CachedAnswer: Sendable {
         let json: [UInt8]
@@ -99,12 +100,7 @@ extension Introspection.Result: JSONWritable {
         writer.member("aud", aud)
         writer.member("auth_time", auth_time)
         writer.member("client_id", client_id)
-        if let cnf {
-            writer.key("cnf")
-            writer.beginObject()
-            writer.member("jkt", cnf.jkt)
-            writer.endObject()
-        }
+        writer.member("cnf", cnf)
         writer.member("exp", exp)
         writer.member("iat", iat)
         writer.member("iss", iss)
