@@ -2,7 +2,8 @@
 # Fault tests of a real `signet serve`, on a PostgreSQL cluster of their own
 # (it is stopped and started on purpose, so it must not be shared):
 #   1. a flood of concurrent password logins: memory stays bounded, excess logins
-#      get 503 + Retry-After, /healthz, the JWKS and refresh keep answering;
+#      get 503 + Retry-After, /healthz, the JWKS and refresh keep answering, and
+#      afterwards every flooded account still logs in (no lock from unjudged attempts);
 #   2. PostgreSQL stops: /readyz 503, the token endpoint 503 temporarily_unavailable,
 #      no crash; PostgreSQL returns: service resumes without a restart;
 #   3. SIGTERM during a slow request: the request completes, the process exits 0;

@@ -4,7 +4,8 @@
 Prints the figures as JSON and exits non-zero if a bound is broken:
 - resident memory (VmHWM) stays under threads x Argon2 memory + 100 MiB;
 - every login answer is 200 or 503 (+ Retry-After): no other status, no dropped connection;
-- /healthz, the JWKS and refresh keep answering 200 during the flood.
+- /healthz, the JWKS and refresh keep answering 200 during the flood;
+- afterwards every account of the flood can log in (shed or timed-out logins lock no one out).
 """
 import argparse
 import asyncio
@@ -103,6 +104,11 @@ async def main():
     flood_done.set()
     await prober
     peak_rss = rss_kib(args.pid, "VmHWM")
+    # Logins the server turned away or gave up on were never judged: no account may be locked by them.
+    for user in users:
+        status, _, payload = await request(args.host, args.port, "POST", "/oauth2/token", body_for(user), form)
+        if status != 200:
+            failures.append(f"after the flood, {user} could not log in: {status} {payload[:120]!r}")
 
     statuses = [status for status, _ in results]
     bound_kib = args.threads * args.argon2_kib + 100 * 1024

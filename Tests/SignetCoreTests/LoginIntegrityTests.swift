@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import SignetCore
+@testable import SignetCore
 import SignetTestSupport
 import Testing
 
@@ -145,6 +145,64 @@ struct LoginIntegrityTests {
             #expect(outcomes.filter { $0 == .rejected(.locked) }.count == 40 - lockout.threshold)
             #expect(try await db.column("SELECT failures FROM login_failures") == [lockout.threshold])
             #expect(try await users.login("victim", "the old password", lockout: lockout) == .rejected(.locked))
+        }
+    }
+
+    /// The full login as the token endpoint runs it, without tokens: completes with no session.
+    static func fullLogin(_ users: UserAccounts, _ password: String, lockout: Settings.Lockout) async throws -> User? {
+        try await users.login(
+            username: "victim", password: password, source: "192.0.2.1", lockout: lockout,
+            failureEvent: AuditEvent("login_failed"), metrics: .none
+        ) { attempt in
+            try await users.complete(attempt, session: nil, event: AuditEvent("login_succeeded")) ? attempt.user : nil
+        }
+    }
+
+    /// A one-thread hasher whose thread (and `queued` more places) are taken by work that waits
+    /// for `gate`: logins behind it wait, or are turned away once the queue is full.
+    static func busyHasher(queueLimit: Int, queued: Int, gate: DispatchSemaphore) async throws -> (PasswordHasher, [Task<Void, any Error>]) {
+        let hasher = try PasswordHasher(parameters: TestDatabase.fastArgon2, threads: 1, queueLimit: queueLimit)
+        let occupying = (0...queued).map { _ in Task { try await hasher.run { gate.wait() } } }
+        while hasher.load < queued + 1 { try await Task.sleep(for: .milliseconds(2)) }
+        return (hasher, occupying)
+    }
+
+    @Test func loginsTurnedAwayByAFullHashingPoolDoNotCountAsFailures() async throws {
+        try await TestDatabase.withDatabase { db in
+            _ = try await Self.seed(db)
+            let gate = DispatchSemaphore(value: 0)
+            let (hasher, occupying) = try await Self.busyHasher(queueLimit: 1, queued: 1, gate: gate)
+            let users = UserAccounts(store: UserStore(database: db), hasher: hasher, audit: AuditLog(database: db), logger: db.logger)
+            let lockout = Settings.Lockout(threshold: 2, accountThreshold: 3, baseSeconds: 600, maximumSeconds: 900)
+            for _ in 0..<4 {
+                await #expect(throws: SignetError.self) { try await Self.fullLogin(users, "the old password", lockout: lockout) }
+            }
+            #expect(try await db.column("SELECT failures FROM login_failures") == [0])
+            #expect(try await db.column("SELECT failed_login_count FROM users WHERE username = 'victim'") == [0])
+            for task in occupying { gate.signal(); _ = try await task.value }
+            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
+        }
+    }
+
+    @Test func aLoginCancelledBeforeItsPasswordIsHashedDoesNotCountAsAFailure() async throws {
+        try await TestDatabase.withDatabase { db in
+            _ = try await Self.seed(db)
+            let gate = DispatchSemaphore(value: 0)
+            let (hasher, occupying) = try await Self.busyHasher(queueLimit: 8, queued: 0, gate: gate)
+            let users = UserAccounts(store: UserStore(database: db), hasher: hasher, audit: AuditLog(database: db), logger: db.logger)
+            let lockout = Settings.Lockout(threshold: 1, accountThreshold: 1, baseSeconds: 600, maximumSeconds: 900)
+            // Waits behind the busy thread, as a login at its request deadline does; then is cancelled.
+            let login = Task { try await Self.fullLogin(users, "the old password", lockout: lockout) }
+            while hasher.load < 2 { try await Task.sleep(for: .milliseconds(2)) }
+            login.cancel()
+            // The pool skips cancelled work when its thread reaches it.
+            for task in occupying { gate.signal(); _ = try await task.value }
+            await #expect(throws: CancellationError.self) { try await login.value }
+            #expect(try await db.column("SELECT failures FROM login_failures") == [0])
+            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
+            // A judged wrong password still counts, and at this threshold locks at once.
+            #expect(try await Self.fullLogin(users, "a wrong guess", lockout: lockout) == nil)
+            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout) == nil, "locked")
         }
     }
 }

@@ -92,6 +92,25 @@ public struct LoginAttemptStore: Sendable {
         return false
     }
 
+    /// Takes back the failure an admitted attempt was counted as when it was reserved, for an
+    /// attempt that was never judged (the server gave up on it: cancelled at its deadline, the
+    /// hashing pool or the database unavailable). A lock this attempt's own reservation set is
+    /// lifted with it; a lock set by any other attempt stays.
+    public func release(_ attempt: LoginAttempt) async throws {
+        let rows = try await database.query(
+            """
+            WITH account AS (
+                UPDATE users SET failed_login_count = greatest(failed_login_count - 1, 0),
+                    locked_until = CASE WHEN locked_until = \(attempt.accountLock) THEN NULL ELSE locked_until END
+                WHERE id = \(attempt.user.id)
+            )
+            UPDATE login_failures SET failures = greatest(failures - 1, 0),
+                locked_until = CASE WHEN locked_until = \(attempt.sourceLock) THEN NULL ELSE locked_until END
+            WHERE user_id = \(attempt.user.id) AND source = \(attempt.source)
+            """, logger: logger)
+        for try await _ in rows {}
+    }
+
     /// Replaces a hash made with outdated parameters, only if it is still the one that was verified
     /// (a concurrent password change wins). Does not end any token: the password is the same.
     public func upgradeHash(of attempt: inout LoginAttempt, to newHash: String) async throws {

@@ -63,7 +63,8 @@ public final class PasswordHasher: Service, Sendable {
         }
     }
 
-    private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `work` on the pool if there is room (internal: tests use it to keep the pool busy).
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         let limit = threads + queueLimit
         let (_, admittedNow) = admitted.add(1, ordering: .acquiringAndReleasing)
         metrics.argon2Queue(depth: max(0, admittedNow - threads))

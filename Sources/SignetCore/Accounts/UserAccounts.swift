@@ -128,7 +128,7 @@ public struct UserAccounts: Sendable {
         let attempt = try await username.asyncMap {
             try await attempts.begin(username: $0.value, source: source, lockout: lockout)
         } ?? nil
-        let result = try await check(password, attempt)
+        let result = try await settling(attempt) { try await check(password, attempt) }
         if case .rejected(let reason) = result {
             var event = failureEvent
             event.userID = attempt?.user.id
@@ -155,6 +155,8 @@ public struct UserAccounts: Sendable {
     ) async throws -> T? {
         do {
             return try await oneAtATime(username: username) {
+                // A request that reached its deadline while waiting its turn reserves nothing.
+                try Task.checkCancellation()
                 let result = try await authenticate(
                     username: username, password: password, source: source, lockout: lockout, failureEvent: failureEvent)
                 guard case .authenticated(let attempt) = result else {
@@ -163,7 +165,7 @@ public struct UserAccounts: Sendable {
                 }
                 let outcome: T?
                 do {
-                    outcome = try await finish(attempt)
+                    outcome = try await settling(attempt) { try await finish(attempt) }
                 } catch let refusal as SignetError where refusal.code == .invalidGrant {
                     // The password matched but the second factor is missing or wrong.
                     metrics.login("second_factor")
@@ -180,6 +182,33 @@ public struct UserAccounts: Sendable {
             metrics.login("shed")
             throw SignetError(.temporarilyUnavailable, "too many logins in progress; retry shortly", retryAfter: 1)
         }
+    }
+
+    /// Runs `body`, the judging of a reserved attempt. If it fails for the server's own reasons —
+    /// cancelled at the request's deadline, the hashing pool full or stopped, the database
+    /// unavailable — the attempt was never judged, so its reservation is released: an overloaded
+    /// server must not lock its users out. A refusal (4xx) leaves the attempt counted as failed.
+    public func settling<T: Sendable>(_ attempt: LoginAttempt?, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            if let attempt, attempt.admitted, !Self.isRefusal(error) {
+                // In a task of its own: the caller may have been cancelled, the release must still run.
+                let attempts = self.attempts, logger = self.logger
+                await Task {
+                    do { try await attempts.release(attempt) } catch {
+                        logger.warning("could not release an unjudged login attempt", metadata: [
+                            "user_id": "\(attempt.user.id)", "reason": "\(Database.describe(error) ?? "\(type(of: error))")"])
+                    }
+                }.value
+            }
+            throw error
+        }
+    }
+
+    private static func isRefusal(_ error: any Error) -> Bool {
+        guard let error = error as? SignetError else { return false }
+        return error.kind != .unavailable
     }
 
     private func oneAtATime<T: Sendable>(username: String, _ body: () async throws -> T) async throws -> T {

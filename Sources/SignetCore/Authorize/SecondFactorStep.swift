@@ -73,43 +73,46 @@ extension BrowserSignIn {
             guard let attempt = try await users.attempts.begin(username: user.username, source: source, lockout: settings.lockout),
                   attempt.user.id == user.id, attempt.admitted
             else { return try await refuse("locked") }
-            guard attempt.generation == challenge.generation, !attempt.user.disabled else { return .expired }
-            var amr = ["pwd", "otp"], method = "totp"
-            var codes: [String]?
-            switch challenge.purpose {
-            case .enrol:
-                guard let recovery = try await secondFactor.confirm(challenge, typed: code, origin: origin, clientID: client.clientID)
-                else { return try await refuse("wrong_code") }
-                codes = recovery
-                method = "enrolment"
-            case .verify:
-                let check = try await secondFactor.check(code, userID: user.id, event: event)
-                if case .refused(let reason) = check { return try await refuse(reason) }
-                amr = check.amr
-                if case .recoveryCode = check { method = "recovery_code" }
-                if newRecoveryCodes {
-                    codes = try await secondFactor.regenerateRecoveryCodes(userID: user.id, origin: origin, clientID: client.clientID)
+            // Only a judged code counts: a request the server gives up on releases its reservation.
+            return try await users.settling(attempt) {
+                guard attempt.generation == challenge.generation, !attempt.user.disabled else { return .expired }
+                var amr = ["pwd", "otp"], method = "totp"
+                var codes: [String]?
+                switch challenge.purpose {
+                case .enrol:
+                    guard let recovery = try await secondFactor.confirm(challenge, typed: code, origin: origin, clientID: client.clientID)
+                    else { return try await refuse("wrong_code") }
+                    codes = recovery
+                    method = "enrolment"
+                case .verify:
+                    let check = try await secondFactor.check(code, userID: user.id, event: event)
+                    if case .refused(let reason) = check { return try await refuse(reason) }
+                    amr = check.amr
+                    if case .recoveryCode = check { method = "recovery_code" }
+                    if newRecoveryCodes {
+                        codes = try await secondFactor.regenerateRecoveryCodes(userID: user.id, origin: origin, clientID: client.clientID)
+                    }
                 }
+                // Only one of two racing submissions finishes the challenge.
+                guard try await challenges.finish(id: challenge.id) else { return .expired }
+                let raising = challenge.browserSessionID
+                let new = NewBrowserSession(
+                    authTime: raising == nil ? Date() : challenge.authTime, amr: amr, acr: "2",
+                    absoluteLifetime: settings.browser.sessionAbsoluteSeconds, raising: raising)
+                var verified = event
+                verified.detail["method"] = method
+                if raising != nil { verified.detail["step_up"] = "true" }
+                guard try await users.complete(attempt, session: nil, browserSession: new, event: verified) else { return .expired }
+                if raising == nil {
+                    var succeeded = verified
+                    succeeded.type = "login_succeeded"
+                    succeeded.detail = flow.merging(["amr": amr.joined(separator: " ")]) { $1 }
+                    try await AuditLog(database: sessions.database).record(succeeded)
+                }
+                metrics.login("mfa_success")
+                let session = try await signedIn(user, new, client: client, origin: origin, previous: previous)
+                return .signedIn(cookie: new.secret.value, session: session, recoveryCodes: codes)
             }
-            // Only one of two racing submissions finishes the challenge.
-            guard try await challenges.finish(id: challenge.id) else { return .expired }
-            let raising = challenge.browserSessionID
-            let new = NewBrowserSession(
-                authTime: raising == nil ? Date() : challenge.authTime, amr: amr, acr: "2",
-                absoluteLifetime: settings.browser.sessionAbsoluteSeconds, raising: raising)
-            var verified = event
-            verified.detail["method"] = method
-            if raising != nil { verified.detail["step_up"] = "true" }
-            guard try await users.complete(attempt, session: nil, browserSession: new, event: verified) else { return .expired }
-            if raising == nil {
-                var succeeded = verified
-                succeeded.type = "login_succeeded"
-                succeeded.detail = flow.merging(["amr": amr.joined(separator: " ")]) { $1 }
-                try await AuditLog(database: sessions.database).record(succeeded)
-            }
-            metrics.login("mfa_success")
-            let session = try await signedIn(user, new, client: client, origin: origin, previous: previous)
-            return .signedIn(cookie: new.secret.value, session: session, recoveryCodes: codes)
         }
     }
 }
