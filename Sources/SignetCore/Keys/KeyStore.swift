@@ -85,7 +85,10 @@ public struct KeyStore: Sendable {
         var algorithms: [SigningAlgorithm] = []
         for try await name in try await database.query(
             """
-            SELECT DISTINCT id_token_signed_response_alg FROM clients WHERE 'authorization_code' = ANY (grant_types) ORDER BY 1 DESC
+            SELECT alg FROM unnest(\(SigningAlgorithm.allCases.map(\.rawValue))::text[]) alg
+            WHERE EXISTS (SELECT 1 FROM clients c
+                          WHERE c.id_token_signed_response_alg = alg AND 'authorization_code' = ANY (c.grant_types))
+            ORDER BY 1 DESC
             """, logger: logger
         ).decode(String.self) {
             if let algorithm = SigningAlgorithm(rawValue: name) { algorithms.append(algorithm) }

@@ -37,10 +37,16 @@ public struct AuditLog: Sendable {
         let rows = try await database.query(
             """
             SELECT id, at, type, user_id, client_id, session_id, remote_addr, detail::text FROM audit_events
-            WHERE (\(userID?.uuidString ?? "")::text = '' OR user_id = \(userID))
-              AND (\(type ?? "") = '' OR type = \(type ?? ""))
-              AND id < \(beforeID ?? Int64.max)
-            ORDER BY id DESC LIMIT \(limit)
+            WHERE id IN (
+                -- Only ids first: an index-only scan of the (type, id) or (user_id, id) index finds the
+                -- page even when the newest events are all of other types, which a backward walk of
+                -- the primary key filtering on type would read through one by one.
+                SELECT id FROM audit_events
+                WHERE (\(userID?.uuidString ?? "")::text = '' OR user_id = \(userID))
+                  AND (\(type ?? "") = '' OR type = \(type ?? ""))
+                  AND id < \(beforeID ?? Int64.max)
+                ORDER BY id DESC LIMIT \(limit))
+            ORDER BY id DESC
             """, logger: logger)
         var entries: [Entry] = []
         for try await (id, at, type, user, client, session, remote, detail) in rows.decode(

@@ -103,15 +103,21 @@ public struct RevocationStore: Sendable {
 
     /// Revoked sessions, most recent first, after the cursor.
     public func sessions(before cursor: SessionCursor? = nil, limit: Int) async throws -> [RevokedSession] {
+        // Without a cursor: everything before the end of time (the id then never decides).
+        let at = cursor?.revokedAt ?? "infinity", id = cursor?.id ?? UUID()
         let rows = try await database.query(
             """
             SELECT id, revoked_at, revoked_at::text AS cursor_at, revoked_reason FROM (
-                SELECT id, revoked_at, revoked_reason FROM sessions WHERE revoked_at IS NOT NULL
+                -- Each side walks its revoked_at index and stops after a page: the merge needs no more.
+                (SELECT id, revoked_at, revoked_reason FROM sessions
+                 WHERE revoked_at IS NOT NULL AND revoked_at <= \(at)::timestamptz AND (revoked_at, id) < (\(at)::timestamptz, \(id))
+                 ORDER BY revoked_at DESC, id DESC LIMIT \(limit))
                 UNION ALL
                 -- Browser sessions: their ids are the `sid` of ID tokens and code-flow access tokens.
-                SELECT id, revoked_at, revoked_reason FROM browser_sessions WHERE revoked_at IS NOT NULL
+                (SELECT id, revoked_at, revoked_reason FROM browser_sessions
+                 WHERE revoked_at IS NOT NULL AND revoked_at <= \(at)::timestamptz AND (revoked_at, id) < (\(at)::timestamptz, \(id))
+                 ORDER BY revoked_at DESC, id DESC LIMIT \(limit))
             ) ended
-            WHERE (\(cursor?.revokedAt ?? "") = '' OR (revoked_at, id) < (\(cursor?.revokedAt ?? "infinity")::timestamptz, \(cursor?.id ?? UUID())))
             ORDER BY revoked_at DESC, id DESC LIMIT \(limit)
             """, logger: logger)
         var sessions: [RevokedSession] = []
