@@ -21,9 +21,10 @@
 # memory of the seeded run on their own), runs the scale scenarios of
 # BENCH_SCENARIOS (login refresh introspect audit) once more as seeded-NAME, and
 # then has every hot statement planned on the seeded data: with auto_explain
-# loaded into a restarted Signet's connections, one login, refresh, introspection
-# and both audit queries go through, and their plans (EXPLAIN ANALYZE, as the
-# server sends them, parameters bound) are kept as plans.txt. scale_report prints
+# loaded into a restarted Signet's connections, one login, refresh, introspection,
+# both audit queries, the list of revoked sessions, a user's deletion and one
+# retention pass (about a minute: the shortest interval) go through, and their plans
+# (EXPLAIN ANALYZE, as the server sends them, parameters bound) are kept as plans.txt. scale_report prints
 # the side-by-side table: the ordinary (nearly empty) database and the seeded one.
 
 scale=${BENCH_SCALE:-0}
@@ -199,7 +200,10 @@ scale_plans() {
         -c "ALTER DATABASE signet SET auto_explain.log_buffers = on" \
         -c "ALTER DATABASE signet SET auto_explain.log_nested_statements = on"
     first=$(($(wc -l <"$log") + 1))
+    # One retention pass is planned too, at the shortest interval the setting allows.
+    export SIGNET_RETENTION_INTERVAL_SECONDS=60
     start_signet "$work_dir/server-plans.log"
+    unset SIGNET_RETENTION_INTERVAL_SECONDS
     step "scale: planning the hot statements on the seeded data (auto_explain)"
     body=$(login)
     refresh_token=$(json_field refresh_token <<<"$body")
@@ -212,7 +216,16 @@ scale_plans() {
         token=$(audit_token)
         curl -sS -f -m 30 -o /dev/null -H "Authorization: Bearer $token" "$admin/admin/audit?user_id=$user_id&limit=50"
         curl -sS -f -m 30 -o /dev/null -H "Authorization: Bearer $token" "$admin/admin/audit?type=login_succeeded&limit=50"
+        # The list of revoked sessions, and deleting a user with revoked sessions (the cascade).
+        curl -sS -f -m 30 -o /dev/null -H "Authorization: Bearer $token" "$admin/admin/revocations?limit=50"
+        user_id=$(scale_psql -tA -c "SELECT user_id FROM sessions WHERE revoked_at IS NOT NULL LIMIT 1")
+        curl -sS -f -m 30 -o /dev/null -X DELETE -H "Authorization: Bearer $token" "$admin/admin/users/$user_id"
     fi
+    local deadline=$((SECONDS + 150))
+    until tail -n "+$first" "$log" | grep -q "FROM audit_events WHERE at <"; do
+        ((SECONDS < deadline)) || { warn "scale: no retention pass was planned within 150 s"; break; }
+        sleep 2
+    done
     stop_signet
     scale_psql -c "ALTER DATABASE signet RESET ALL"
     tail -n "+$first" "$log" >"$results_dir/plans.txt"
