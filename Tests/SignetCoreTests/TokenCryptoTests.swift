@@ -102,6 +102,27 @@ struct SealedKeyTests {
 
 @Suite("Key ring", .timeLimit(.minutes(2)))
 struct KeyRingTests {
+    @Test func idTokenAlgorithmsAreThoseOfCodeFlowClientsOnly() async throws {
+        try await TestServices.with { t in
+            let store = KeyStore(database: t.database)
+            try await t.database.client.query("DELETE FROM clients", logger: t.database.logger)
+            #expect(try await store.idTokenAlgorithms() == [])
+            for (id, alg, grants) in [("a", "ES256", "{authorization_code}"), ("b", "ES256", "{authorization_code,refresh_token}"),
+                                      ("c", "RS256", "{client_credentials}"), ("d", "ES256", "{password}")] {
+                try await t.database.client.query(
+                    """
+                    INSERT INTO clients (client_id, token_endpoint_auth_method, require_pkce, grant_types, redirect_uris, id_token_signed_response_alg)
+                    VALUES (\(id), 'none', true, \(grants)::text[], '{https://app.example/cb}', \(alg))
+                    """,
+                    logger: t.database.logger)
+            }
+            #expect(try await store.idTokenAlgorithms() == [.es256], "a service's or password client's algorithm signs no ID token")
+            try await t.database.client.query(
+                "UPDATE clients SET grant_types = '{authorization_code}' WHERE client_id = 'c'", logger: t.database.logger)
+            #expect(try await store.idTokenAlgorithms() == [.rs256, .es256])
+        }
+    }
+
     @Test func concurrentNodesBootstrapOneCurrentAndOneNextKey() async throws {
         try await TestServices.with { t in
             let rings = (0..<4).map { _ in

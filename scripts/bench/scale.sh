@@ -192,8 +192,10 @@ scale_runs() {
 # auto_explain loaded; their plans go to plans.txt, each statement's scans to
 # plans-summary.txt, the sequential scans of seeded tables and the sorts to plans-flagged.txt.
 scale_plans() {
-    local log=$pg_dir/postgres.log first body refresh_token access_token token user_id admin
+    local log=$pg_dir/postgres.log first body refresh_token access_token token user_id admin victim
     admin=http://$SIGNET_ADMIN_HOST:$SIGNET_ADMIN_PORT
+    # A seeded user with revoked sessions, for the deletion (looked up before plans are logged).
+    victim=$(scale_psql -tA -c "SELECT user_id FROM sessions WHERE revoked_at IS NOT NULL LIMIT 1")
     scale_psql -c "ALTER DATABASE signet SET session_preload_libraries = 'auto_explain'" \
         -c "ALTER DATABASE signet SET auto_explain.log_min_duration = 0" \
         -c "ALTER DATABASE signet SET auto_explain.log_analyze = on" \
@@ -218,8 +220,7 @@ scale_plans() {
         curl -sS -f -m 30 -o /dev/null -H "Authorization: Bearer $token" "$admin/admin/audit?type=login_succeeded&limit=50"
         # The list of revoked sessions, and deleting a user with revoked sessions (the cascade).
         curl -sS -f -m 30 -o /dev/null -H "Authorization: Bearer $token" "$admin/admin/revocations?limit=50"
-        user_id=$(scale_psql -tA -c "SELECT user_id FROM sessions WHERE revoked_at IS NOT NULL LIMIT 1")
-        curl -sS -f -m 30 -o /dev/null -X DELETE -H "Authorization: Bearer $token" "$admin/admin/users/$user_id"
+        curl -sS -f -m 30 -o /dev/null -X DELETE -H "Authorization: Bearer $token" "$admin/admin/users/$victim"
     fi
     local deadline=$((SECONDS + 150))
     until tail -n "+$first" "$log" | grep -q "FROM audit_events WHERE at <"; do

@@ -85,10 +85,18 @@ public struct KeyStore: Sendable {
         var algorithms: [SigningAlgorithm] = []
         for try await name in try await database.query(
             """
-            SELECT alg FROM unnest(\(SigningAlgorithm.allCases.map(\.rawValue))::text[]) alg
-            WHERE EXISTS (SELECT 1 FROM clients c
-                          WHERE c.id_token_signed_response_alg = alg AND 'authorization_code' = ANY (c.grant_types))
-            ORDER BY 1 DESC
+            -- The distinct values by skipping through the partial index (a probe per algorithm in
+            -- use), where DISTINCT would read an entry per code-flow client.
+            WITH RECURSIVE used (alg) AS (
+                (SELECT id_token_signed_response_alg FROM clients WHERE 'authorization_code' = ANY (grant_types)
+                 ORDER BY 1 DESC LIMIT 1)
+                UNION ALL
+                SELECT (SELECT id_token_signed_response_alg FROM clients
+                        WHERE 'authorization_code' = ANY (grant_types) AND id_token_signed_response_alg < used.alg
+                        ORDER BY 1 DESC LIMIT 1)
+                FROM used WHERE used.alg IS NOT NULL
+            )
+            SELECT alg FROM used WHERE alg IS NOT NULL ORDER BY 1 DESC
             """, logger: logger
         ).decode(String.self) {
             if let algorithm = SigningAlgorithm(rawValue: name) { algorithms.append(algorithm) }
