@@ -4,11 +4,9 @@ import Foundation
 /// whose `jti` this key has not used before on any node. Failures are `invalid_dpop_proof`.
 public struct DPoPVerifier: Sendable {
     let replays: DPoPReplayStore
-    let metrics: SignetMetrics
 
-    public init(database: Database, metrics: SignetMetrics = .none) {
+    public init(database: Database) {
         replays = DPoPReplayStore(database: database)
-        self.metrics = metrics
     }
 
     /// The proof among `headers` (the values of every `DPoP` header), or nil when there is none.

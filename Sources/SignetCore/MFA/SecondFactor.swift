@@ -6,7 +6,6 @@ import Foundation
 /// and reset. Secrets are sealed under a key derived from the master key and never leave.
 public struct SecondFactor: Sendable {
     let store: SecondFactorStore
-    let challenges: MFAChallengeStore
     let box: SecretBox
     let recoveryKey: SymmetricKey
     /// Roles whose users must have a second factor (`mfa.required_roles`).
@@ -16,7 +15,6 @@ public struct SecondFactor: Sendable {
 
     public init(database: Database, masterKey: MasterKey, settings: Settings) {
         store = SecondFactorStore(database: database)
-        challenges = MFAChallengeStore(database: database)
         box = SecretBox(masterKey: masterKey, purpose: "totp-secret-seal/v1")
         recoveryKey = masterKey.derive("recovery-code/v1")
         requiredRoles = Set(settings.mfaRequiredRoles)

@@ -29,7 +29,7 @@ public struct TokenServices: Sendable {
         clients = ClientRegistry(store: ClientStore(database: database), masterKey: masterKey, audit: audit, changes: database.changes)
         sessions = SessionStore(database: database)
         secondFactor = SecondFactor(database: database, masterKey: masterKey, settings: settings)
-        dpop = DPoPVerifier(database: database, metrics: environment.metrics)
+        dpop = DPoPVerifier(database: database)
         grants = TokenGrants(
             users: environment.users, sessions: sessions,
             issuer: TokenIssuer(keys: keys, settings: settings), masterKey: masterKey, secondFactor: secondFactor, settings: settings, metrics: environment.metrics, logger: logger)
