@@ -158,51 +158,63 @@ struct LoginIntegrityTests {
         }
     }
 
-    /// A one-thread hasher whose thread (and `queued` more places) are taken by work that waits
-    /// for `gate`: logins behind it wait, or are turned away once the queue is full.
-    static func busyHasher(queueLimit: Int, queued: Int, gate: DispatchSemaphore) async throws -> (PasswordHasher, [Task<Void, any Error>]) {
-        let hasher = try PasswordHasher(parameters: TestDatabase.fastArgon2, threads: 1, queueLimit: queueLimit)
-        let occupying = (0...queued).map { _ in Task { try await hasher.run { gate.wait() } } }
-        while hasher.load < queued + 1 { try await Task.sleep(for: .milliseconds(2)) }
-        return (hasher, occupying)
+    /// Accounts whose hasher has one thread, held (with `queued` more places) by work that waits
+    /// until ``free()``: logins behind it wait, or are turned away once its queue is full.
+    struct BusyHashing {
+        let users: UserAccounts
+        let hasher: PasswordHasher
+        private let gate = DispatchSemaphore(value: 0)
+        private let occupying: [Task<Void, any Error>]
+
+        init(_ db: Database, queueLimit: Int, queued: Int) async throws {
+            _ = try await LoginIntegrityTests.seed(db)
+            let hasher = try PasswordHasher(parameters: TestDatabase.fastArgon2, threads: 1, queueLimit: queueLimit)
+            let gate = gate
+            occupying = (0...queued).map { _ in Task { try await hasher.run { gate.wait() } } }
+            try await Self.waitForLoad(hasher, queued + 1)
+            self.hasher = hasher
+            users = UserAccounts(store: UserStore(database: db), hasher: hasher, audit: AuditLog(database: db), logger: db.logger)
+        }
+
+        static func waitForLoad(_ hasher: PasswordHasher, _ load: Int) async throws {
+            while hasher.load < load { try await Task.sleep(for: .milliseconds(2)) }
+        }
+
+        /// Lets the held work finish; the pool then skips any cancelled work queued behind it.
+        func free() async throws {
+            for task in occupying { gate.signal(); _ = try await task.value }
+        }
     }
 
     @Test func loginsTurnedAwayByAFullHashingPoolDoNotCountAsFailures() async throws {
         try await TestDatabase.withDatabase { db in
-            _ = try await Self.seed(db)
-            let gate = DispatchSemaphore(value: 0)
-            let (hasher, occupying) = try await Self.busyHasher(queueLimit: 1, queued: 1, gate: gate)
-            let users = UserAccounts(store: UserStore(database: db), hasher: hasher, audit: AuditLog(database: db), logger: db.logger)
+            let busy = try await BusyHashing(db, queueLimit: 1, queued: 1)
             let lockout = Settings.Lockout(threshold: 2, accountThreshold: 3, baseSeconds: 600, maximumSeconds: 900)
             for _ in 0..<4 {
-                await #expect(throws: SignetError.self) { try await Self.fullLogin(users, "the old password", lockout: lockout) }
+                await #expect(throws: SignetError.self) { try await Self.fullLogin(busy.users, "the old password", lockout: lockout) }
             }
             #expect(try await db.column("SELECT failures FROM login_failures") == [0])
             #expect(try await db.column("SELECT failed_login_count FROM users WHERE username = 'victim'") == [0])
-            for task in occupying { gate.signal(); _ = try await task.value }
-            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
+            try await busy.free()
+            #expect(try await Self.fullLogin(busy.users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
         }
     }
 
     @Test func aLoginCancelledBeforeItsPasswordIsHashedDoesNotCountAsAFailure() async throws {
         try await TestDatabase.withDatabase { db in
-            _ = try await Self.seed(db)
-            let gate = DispatchSemaphore(value: 0)
-            let (hasher, occupying) = try await Self.busyHasher(queueLimit: 8, queued: 0, gate: gate)
-            let users = UserAccounts(store: UserStore(database: db), hasher: hasher, audit: AuditLog(database: db), logger: db.logger)
+            let busy = try await BusyHashing(db, queueLimit: 8, queued: 0)
             let lockout = Settings.Lockout(threshold: 1, accountThreshold: 1, baseSeconds: 600, maximumSeconds: 900)
             // Waits behind the busy thread, as a login at its request deadline does; then is cancelled.
-            let login = Task { try await Self.fullLogin(users, "the old password", lockout: lockout) }
-            while hasher.load < 2 { try await Task.sleep(for: .milliseconds(2)) }
+            let login = Task { try await Self.fullLogin(busy.users, "the old password", lockout: lockout) }
+            try await BusyHashing.waitForLoad(busy.hasher, 2)
             login.cancel()
-            // The pool skips cancelled work when its thread reaches it.
-            for task in occupying { gate.signal(); _ = try await task.value }
+            try await busy.free()
             await #expect(throws: CancellationError.self) { try await login.value }
             #expect(try await db.column("SELECT failures FROM login_failures") == [0])
-            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
+            #expect(try await Self.fullLogin(busy.users, "the old password", lockout: lockout)?.username == "victim", "not locked out")
             // A judged wrong password still counts, and at this threshold locks at once.
-            #expect(try await Self.fullLogin(users, "a wrong guess", lockout: lockout) == nil)
-            #expect(try await Self.fullLogin(users, "the old password", lockout: lockout) == nil, "locked")
+            #expect(try await Self.fullLogin(busy.users, "a wrong guess", lockout: lockout) == nil)
+            #expect(try await Self.fullLogin(busy.users, "the old password", lockout: lockout) == nil, "locked")
         }
     }
 }

@@ -188,7 +188,7 @@ public struct UserAccounts: Sendable {
     /// cancelled at the request's deadline, the hashing pool full or stopped, the database
     /// unavailable — the attempt was never judged, so its reservation is released: an overloaded
     /// server must not lock its users out. A refusal (4xx) leaves the attempt counted as failed.
-    public func settling<T: Sendable>(_ attempt: LoginAttempt?, _ body: () async throws -> T) async throws -> T {
+    func settling<T: Sendable>(_ attempt: LoginAttempt?, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// How a client wants a kind of token encrypted (OIDC Registration's `*_encrypted_response_alg`
 /// and `*_enc`): the key-management algorithm and the content encryption.
@@ -40,17 +39,15 @@ public struct TokenEncryption: Sendable, Equatable {
     /// set is the client's registered text: a new registration is a new key).
     static func recipientKey(in jwks: String, for algorithm: JWE.KeyAlgorithm) throws -> EncryptionKey {
         let cacheKey = algorithm.rawValue + " " + jwks
-        if let key = recipientKeys.withLock({ $0[cacheKey] }) { return key }
+        if let key = recipientKeys[cacheKey] { return key }
         guard let set = try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any] else {
             throw JWE.Failure("the client's jwks is not a JSON object")
         }
         let key = try EncryptionKey.select(from: set, for: algorithm)
-        recipientKeys.withLock { keys in
-            if keys.count >= 1_000 { keys.removeAll(keepingCapacity: true) }
-            keys[cacheKey] = key
-        }
+        recipientKeys.store(key, for: cacheKey, ifStill: recipientKeys.generation)
         return key
     }
 
-    private static let recipientKeys = Mutex<[String: EncryptionKey]>([:])
+    /// Never invalidated: a registered set's text names its key for good.
+    private static let recipientKeys = InvalidatedCache<String, EncryptionKey>(capacity: 1_000)
 }
