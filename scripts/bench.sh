@@ -278,6 +278,21 @@ login() {
 }
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
+# refresh_run NAME URL AUTHORIZATION LOGIN: two sessions per connection (see
+# scripts/bench/refresh.lua), each from the command LOGIN (prints a token response), then wrk
+# rotates their refresh tokens at URL as the client AUTHORIZATION names.
+refresh_run() {
+    local name=$1 url=$2 authorization=$3 login_command=$4 sessions=$((connections * 2)) i
+    local tokens_file=$work_dir/$name-tokens
+    step "$name: $sessions logins for the initial refresh tokens"
+    : >"$tokens_file"
+    for ((i = 0; i < sessions; i++)); do
+        "$login_command" | json_field refresh_token >>"$tokens_file"
+    done
+    BENCH_AUTHORIZATION=$authorization BENCH_REFRESH_TOKENS=$tokens_file BENCH_THREADS=$wrk_threads \
+        wrk_run "$name" "$url" "$lua_dir/refresh.lua"
+}
+
 # --- Load ----------------------------------------------------------------------------------
 declare -A result=()
 
@@ -507,16 +522,7 @@ if wants login; then
 fi
 
 if wants refresh; then
-    # Two sessions per connection: see scripts/bench/refresh.lua.
-    sessions=$((connections * 2))
-    step "refresh: $sessions logins for the initial refresh tokens"
-    tokens_file=$work_dir/refresh-tokens
-    : >"$tokens_file"
-    for ((i = 0; i < sessions; i++)); do
-        login | json_field refresh_token >>"$tokens_file"
-    done
-    BENCH_AUTHORIZATION=$basic BENCH_REFRESH_TOKENS=$tokens_file BENCH_THREADS=$wrk_threads \
-        wrk_run refresh "$base/oauth2/token" "$lua_dir/refresh.lua"
+    refresh_run refresh "$base/oauth2/token" "$basic" login
 fi
 
 if wants cc; then

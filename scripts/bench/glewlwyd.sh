@@ -349,15 +349,7 @@ sys.exit(0 if header["kid"] in [key["kid"] for key in json.load(open(sys.argv[1]
             wrk_run peer-login "$token_url" "$lua_dir/request.lua"
     fi
     if wants refresh; then
-        sessions=$((connections * 2))
-        step "peer-refresh: $sessions logins for the initial refresh tokens"
-        tokens_file=$glewlwyd_dir/refresh-tokens
-        : >"$tokens_file"
-        for ((index = 0; index < sessions; index++)); do
-            glewlwyd_login | json_field refresh_token >>"$tokens_file"
-        done
-        BENCH_AUTHORIZATION=$glewlwyd_basic BENCH_REFRESH_TOKENS=$tokens_file BENCH_THREADS=$wrk_threads \
-            wrk_run peer-refresh "$token_url" "$lua_dir/refresh.lua"
+        refresh_run peer-refresh "$token_url" "$glewlwyd_basic" glewlwyd_login
     fi
     if wants cc; then
         curl -sS -f -m 10 -o /dev/null -H "Authorization: $glewlwyd_basic" -d "grant_type=client_credentials&scope=bench" \

@@ -170,14 +170,7 @@ scale_runs() {
             wrk_run seeded-login "$base/oauth2/token" "$lua_dir/request.lua"
     fi
     if wants refresh; then
-        local tokens_file=$work_dir/seeded-refresh-tokens i
-        step "seeded-refresh: $((connections * 2)) logins for the initial refresh tokens"
-        : >"$tokens_file"
-        for ((i = 0; i < connections * 2; i++)); do
-            login | json_field refresh_token >>"$tokens_file"
-        done
-        BENCH_AUTHORIZATION=$basic BENCH_REFRESH_TOKENS=$tokens_file BENCH_THREADS=$wrk_threads \
-            wrk_run seeded-refresh "$base/oauth2/token" "$lua_dir/refresh.lua"
+        refresh_run seeded-refresh "$base/oauth2/token" "$basic" login
     fi
     if wants introspect; then
         local access_token
